@@ -1,0 +1,1 @@
+"""The command line: the only part of jaki that prints, prompts or exits."""

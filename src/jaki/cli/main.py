@@ -1,0 +1,36 @@
+"""The ``jaki`` typer app: every command is registered here, each lives in its own module.
+
+User-input errors (:class:`jaki.errors.JakiInputError`) are caught once, in :class:`JakiGroup`, and shown as one
+``error: …`` line on stderr with exit code 2 — the same code click uses for a bad flag. Any other exception is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from jaki.errors import JakiInputError
+
+
+class JakiGroup(TyperGroup):
+    """A command group that maps JakiInputError to one stderr line and exit code 2, for every subcommand."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except JakiInputError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=2) from None
+
+
+app = typer.Typer(
+    cls=JakiGroup,
+    name="jaki",
+    help="Continue a one-bar drum pattern and tune it toward cymbal/drum density, syncopation and repetition.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
