@@ -54,3 +54,22 @@ def groovetoolbox_dir() -> Path:
     if not GROOVETOOLBOX.is_dir():
         pytest.skip("../shared/data/groovetoolbox is absent")
     return GROOVETOOLBOX
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A small, untrained continuation model saved like a real one (weights + config with bands), so that commands
+    can be tested without the shipped model; its bands come from random bars."""
+    import numpy as np
+    import torch
+
+    from jaki.features import bands_to_json, level_bands, tuner_feature_values
+    from jaki.model import ContinuationModel, ModelConfig
+    from jaki.weights import save_model
+
+    torch.manual_seed(0)
+    model = ContinuationModel(ModelConfig(embed_dim=8, hidden=16)).eval()
+    bars = np.random.default_rng(0).integers(0, 32, size=(300, 16))
+    directory = tmp_path_factory.mktemp("models") / "tiny"
+    save_model(model, directory, metadata={"name": "tiny-test", "bands": bands_to_json(level_bands(tuner_feature_values(bars)))})
+    return directory

@@ -33,6 +33,7 @@ def test_fold_averages_offsets_of_the_hits_it_merges():
 
 def test_builtin_and_user_drum_maps(tmp_path):
     assert load_drum_map("td11")[22] == "closed_hihat"
+    assert load_drum_map("bfd3")[24] == "kick"
     toml_map = tmp_path / "kit.toml"
     toml_map.write_text('36 = "kick"\n38 = "snare"\n')
     assert load_drum_map(toml_map) == {36: "kick", 38: "snare"}

@@ -76,11 +76,30 @@ TD11_DRUM_MAP: Mapping[int, str] = {
     52: "crash", 55: "crash",
 }  # fmt: skip
 
-BUILTIN_DRUM_MAPS: Mapping[str, Mapping[int, str]] = {"gm": GM_DRUM_MAP, "td11": TD11_DRUM_MAP}
+# BFD3's default MIDI key map for the notes that GrooveToolbox's palette exports use, found by pairing every note of
+# GrooveToolbox's MIDI test files with its palette hit (same beat and velocity). For reading such exports with
+# ``--drum-map bfd3``; hi-hat notes follow the open/closed articulations of ``bfd.OPEN_HIHAT_ARTICS``.
+BFD3_DRUM_MAP: Mapping[int, str] = {
+    24: "kick",
+    26: "snare",  # hit
+    28: "snare",  # half edge
+    29: "snare",  # rim shot
+    30: "closed_hihat",  # closed tip
+    32: "closed_hihat",  # pedal
+    37: "closed_hihat",  # closed shank
+    34: "open_hihat",  # open tip
+    44: "open_hihat",  # 1/4 shank
+    54: "open_hihat",  # 3/4 shank
+    71: "ride",  # bell
+    81: "ride",  # hit
+    76: "extra_cymbal",  # Cymbal 1 hit
+}
+
+BUILTIN_DRUM_MAPS: Mapping[str, Mapping[int, str]] = {"gm": GM_DRUM_MAP, "td11": TD11_DRUM_MAP, "bfd3": BFD3_DRUM_MAP}
 
 
 def load_drum_map(source: str | Path) -> Mapping[int, str]:
-    """A built-in map by name (``gm``, ``td11``) or a user map from a ``.toml`` / ``.json`` file.
+    """A built-in map by name (``gm``, ``td11``, ``bfd3``) or a user map from a ``.toml`` / ``.json`` file.
 
     The file maps MIDI note numbers to kit part names, e.g. ``36 = "kick"`` in TOML or ``{"36": "kick"}`` in JSON
     (an optional top-level ``notes`` table is accepted too).

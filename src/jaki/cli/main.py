@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from jaki.cli import analyze, dataset
 from jaki.errors import JakiInputError
 
 
@@ -34,3 +35,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+app.add_typer(dataset.app, name="dataset")
+app.command()(analyze.analyze)

@@ -1,0 +1,146 @@
+"""``jaki dataset build`` and ``jaki dataset stats``: make the training file and see what is in it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jaki.dataset import (
+    DUPLICATE,
+    NOT_FOUR_FOUR,
+    NOT_FOUR_FOUR_FILE,
+    SKIP_REASONS,
+    TOO_FEW_HITS,
+    UNREADABLE,
+    BuildReport,
+    build_dataset,
+    dataset_summary,
+    load_dataset,
+    save_dataset,
+)
+from jaki.errors import JakiInputError
+from jaki.features import LEVELS
+
+_QUANTILES = ("min", "q1", "median", "q3", "max", "mean")
+
+app = typer.Typer(help="Build 2-bar loop datasets from drum MIDI and BFD3 palettes, and inspect them.")
+
+# What each skip count of the report counts.
+_SKIP_UNITS = {
+    NOT_FOUR_FOUR: "bars",
+    NOT_FOUR_FOUR_FILE: "files",
+    TOO_FEW_HITS: "windows",
+    DUPLICATE: "windows",
+    UNREADABLE: "files",
+}
+
+
+@app.command()
+def build(
+    sources: Annotated[
+        list[Path], typer.Argument(help="Files or folders (searched recursively) of .mid, .midi and .bfd3pal.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset file to write (.npz).")],
+    hop: Annotated[int, typer.Option(min=1, help="Bars between the starts of consecutive windows.")] = 1,
+    min_hits_bar2: Annotated[
+        int, typer.Option("--min-hits-bar2", min=0, help="Drop windows whose bar 2 has fewer hits.")
+    ] = 2,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List unreadable files with reasons.")] = False,
+) -> None:
+    """Cut every window of two consecutive 4/4 bars out of SOURCES and save them, with splits, to --out."""
+    if out.exists() and not force:
+        raise JakiInputError(f"{out}: exists (use --force to overwrite)")
+    if not out.parent.is_dir():
+        raise JakiInputError(f"{out}: folder {out.parent} does not exist (create it first)")
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}", style="dim"),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def advance(done: int, total: int, path: Path) -> None:
+            progress.update(task, completed=done, total=total, description=path.name)
+
+        dataset, report = build_dataset(sources, hop=hop, min_hits_bar2=min_hits_bar2, progress=advance)
+    if len(dataset) == 0:
+        raise JakiInputError(f"{', '.join(map(str, sources))}: no 2-bar 4/4 window found (nothing to save)")
+    save_dataset(dataset, out, overwrite=force)
+    stdout = Console()
+    stdout.print(_report_table(report, dataset.meta.get("cross_split_duplicates", {})))
+    splits = ", ".join(f"{name} {int(dataset.split_mask(name).sum()):,}" for name in ("train", "validation", "test"))
+    stdout.print(f"wrote {out} ({len(dataset):,} loops: {splits})")
+    if verbose and report.unreadable:
+        stdout.print("unreadable files:")
+        for name, reason in report.unreadable:
+            stdout.print(f"  {name}: {reason}", markup=False, highlight=False)
+
+
+def _report_table(report: BuildReport, cross_split: dict[str, int]) -> Table:
+    table = Table(title="dataset build", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("files read", f"{report.files_read:,}")
+    table.add_row("bars read (4/4)", f"{report.bars_read:,}")
+    table.add_row("windows kept", f"{report.windows_kept:,}")
+    for reason in SKIP_REASONS:
+        table.add_row(f"skipped: {reason} ({_SKIP_UNITS[reason]})", f"{report.skipped.get(reason, 0):,}")
+    for split, count in cross_split.items():
+        table.add_row(f"{split} loops also in train", f"{count:,}")
+    return table
+
+
+@app.command()
+def stats(
+    file: Annotated[Path, typer.Argument(help="A dataset file written by 'jaki dataset build'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
+) -> None:
+    """Counts per split, style and source; per-part hit rates; tuner features and level bands of train bar 2s."""
+    summary = dataset_summary(load_dataset(file))
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    console = Console()
+    counts = Table(title=f"{file}: {summary['loops']:,} loops from {summary['sources']:,} sources")
+    counts.add_column("group")
+    counts.add_column("value")
+    counts.add_column("loops", justify="right")
+    for group in ("splits", "source_kinds", "kinds", "styles"):
+        for value, count in summary[group].items():
+            counts.add_row(group.replace("_", " "), value, f"{count:,}")
+    console.print(counts)
+
+    rates = Table(title="hits per step (all loops)")
+    for part in summary["part_hit_rates"]:
+        rates.add_column(part, justify="right")
+    rates.add_row(*(f"{rate:.3f}" for rate in summary["part_hit_rates"].values()))
+    console.print(rates)
+
+    distribution = Table(title="tuner features of train bar 2s")
+    distribution.add_column("feature")
+    for column in _QUANTILES:
+        distribution.add_column(column, justify="right")
+    for feature, values in summary["train_bar2_features"].items():
+        distribution.add_row(feature, *(f"{values[key]:.3g}" if key in values else "" for key in _QUANTILES))
+    console.print(distribution)
+
+    bands = Table(title="level bands (inclusive ranges)")
+    bands.add_column("feature")
+    for level in LEVELS:
+        bands.add_column(level, justify="right")
+    for feature, levels in summary["bands"].items():
+        bands.add_row(feature, *(f"{levels[level][0]:.3g} – {levels[level][1]:.3g}" for level in LEVELS))
+    console.print(bands)

@@ -1,0 +1,58 @@
+"""Safe output files: every file jaki writes goes through :func:`atomic_write`.
+
+A crash, a full disk or Ctrl-C half-way through a write must never leave a truncated MIDI file, dataset or
+weights file under the user's chosen name, and a finished result must never silently replace one the user
+already had. So the content goes to a temporary file in the same folder (same file system, so the final
+``os.replace`` is atomic) and the name is claimed only once the content is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from jaki.errors import JakiInputError
+
+
+def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool = False) -> None:
+    """Create ``path`` by calling ``write(tmp_path)`` on a temporary file beside it, then renaming it into place.
+
+    Refuses (JakiInputError) when ``path`` exists and ``overwrite`` is false, or when its folder is missing or not
+    writable. The temporary file is removed on any failure, including one raised by ``write``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise JakiInputError(f"{path}: is a directory (expected a file name to write)")
+    if path.exists() and not overwrite:
+        raise JakiInputError(f"{path}: exists (use --force to overwrite)")
+    folder = path.parent
+    if not folder.is_dir():
+        raise JakiInputError(f"{path}: folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise JakiInputError(f"{path}: folder {folder} is not writable")
+    tmp_path = _create_temp_beside(path)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def _create_temp_beside(path: Path) -> Path:
+    """An empty, new, hidden file next to ``path``, with the permissions the user's umask gives new files.
+
+    (``tempfile.mkstemp`` would make it owner-only, and the rename would hand that mode to the user's file.)
+    """
+    for _ in range(16):
+        candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise JakiInputError(f"{path}: cannot create a file in {path.parent} ({error.strerror or error})") from None
+        return candidate
+    raise JakiInputError(f"{path}: cannot find a free temporary name in {path.parent}")

@@ -1,0 +1,110 @@
+"""``jaki dataset build`` / ``stats`` as a user runs them: outputs, reports, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from jaki.cli.main import app
+from jaki.dataset import load_dataset
+from jaki.midi import write_drum_midi
+from jaki.pattern import Pattern
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def songs(tmp_path: Path) -> Path:
+    """Six MIDI files of four random bars each (seeded), plus one broken file."""
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(6):
+        bars = Pattern(rng.random((64, 5)) < 0.3)
+        write_drum_midi(bars, folder / f"take{i}.mid")
+    (folder / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    return folder
+
+
+def error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_build_then_stats(tmp_path: Path, songs: Path) -> None:
+    out = tmp_path / "loops.npz"
+    result = runner.invoke(app, ["dataset", "build", str(songs), "--out", str(out), "--verbose"])
+    assert result.exit_code == 0, result.output
+    dataset = load_dataset(out)
+    assert len(dataset) == 18  # 6 files × 3 windows
+    assert "windows kept" in result.stdout and "18" in result.stdout
+    assert "broken.mid:" in result.stdout  # --verbose names the unreadable file and why
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loops.npz", "songs"]
+
+    result = runner.invoke(app, ["dataset", "stats", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["loops"] == 18
+    assert sum(summary["splits"].values()) == 18 and set(summary["splits"]) == {"train", "validation", "test"}
+    assert set(summary["bands"]["cymbal_density"]) == {"low", "medium", "high"}
+    low, medium, high = (summary["bands"]["repetition"][level] for level in ("low", "medium", "high"))
+    assert low[0] == 0.0 and low[1] < medium[0] <= medium[1] < high[0] and high[1] == 1.0
+
+    result = runner.invoke(app, ["dataset", "stats", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "level bands" in result.stdout and "syncopation" in result.stdout
+
+
+def test_existing_out_is_untouched_without_force(tmp_path: Path, songs: Path) -> None:
+    out = tmp_path / "loops.npz"
+    out.write_bytes(b"precious")
+    line = error_line(runner.invoke(app, ["dataset", "build", str(songs), "--out", str(out)]))
+    assert "exists" in line and "--force" in line
+    assert out.read_bytes() == b"precious"
+    result = runner.invoke(app, ["dataset", "build", str(songs), "--out", str(out), "--force"])
+    assert result.exit_code == 0, result.output
+    assert len(load_dataset(out)) == 18
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loops.npz", "songs"]  # no temporary file left
+
+
+def test_hop_option(tmp_path: Path, songs: Path) -> None:
+    out = tmp_path / "loops.npz"
+    result = runner.invoke(app, ["dataset", "build", str(songs), "--out", str(out), "--hop", "2"])
+    assert result.exit_code == 0, result.output
+    assert len(load_dataset(out)) == 12  # windows at bars 0 and 2 of each file
+
+
+def test_build_errors(tmp_path: Path, songs: Path) -> None:
+    out = tmp_path / "loops.npz"
+    line = error_line(runner.invoke(app, ["dataset", "build", str(tmp_path / "missing"), "--out", str(out)]))
+    assert "missing" in line and "no such file or folder" in line
+    line = error_line(runner.invoke(app, ["dataset", "build", str(songs), "--out", str(tmp_path / "no" / "x.npz")]))
+    assert "does not exist" in line
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no .mid" in error_line(runner.invoke(app, ["dataset", "build", str(empty), "--out", str(out)]))
+    assert not out.exists()
+
+
+def test_stats_errors(tmp_path: Path, songs: Path) -> None:
+    assert "not found" in error_line(runner.invoke(app, ["dataset", "stats", str(tmp_path / "none.npz")]))
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    assert "not a readable jaki dataset" in error_line(runner.invoke(app, ["dataset", "stats", str(corrupt)]))
+
+    out = tmp_path / "loops.npz"
+    assert runner.invoke(app, ["dataset", "build", str(songs), "--out", str(out)]).exit_code == 0
+    with np.load(out, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(str(arrays["meta"]))
+    arrays["meta"] = np.array(json.dumps({**meta, "format_version": 0}))
+    old = tmp_path / "old.npz"
+    np.savez(old, **arrays)
+    line = error_line(runner.invoke(app, ["dataset", "stats", str(old)]))
+    assert "format version 0" in line and "jaki dataset build" in line

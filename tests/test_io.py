@@ -1,0 +1,87 @@
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from jaki.errors import JakiInputError
+from jaki.io import atomic_write
+
+
+def write_text(text: str):
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
+
+    return write
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_writes_the_content_under_the_final_name_only(tmp_path):
+    seen: list[Path] = []
+
+    def write(tmp: Path) -> None:
+        seen.append(tmp)
+        assert tmp.parent == tmp_path and tmp != tmp_path / "out.txt"
+        assert not (tmp_path / "out.txt").exists()
+        tmp.write_text("done")
+
+    atomic_write(tmp_path / "out.txt", write)
+    assert (tmp_path / "out.txt").read_text() == "done"
+    assert not seen[0].exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_refuses_to_overwrite_unless_asked(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(JakiInputError, match=r"out.txt: exists \(use --force to overwrite\)"):
+        atomic_write(target, write_text("new"))
+    assert target.read_text() == "old"
+    atomic_write(target, write_text("new"), overwrite=True)
+    assert target.read_text() == "new"
+
+
+def test_a_failing_writer_leaves_no_file_and_no_temp(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+
+    def fail(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, fail, overwrite=True)
+    assert target.read_text() == "old"
+    assert leftovers(tmp_path) == []
+
+
+def test_missing_folder_and_directory_targets_are_input_errors(tmp_path):
+    with pytest.raises(JakiInputError, match="does not exist"):
+        atomic_write(tmp_path / "nope" / "out.txt", write_text("x"))
+    with pytest.raises(JakiInputError, match="is a directory"):
+        atomic_write(tmp_path, write_text("x"), overwrite=True)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions and a non-root user")
+def test_read_only_folder_is_an_input_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(JakiInputError, match="not writable"):
+            atomic_write(folder / "out.txt", write_text("x"))
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_new_file_gets_the_umask_mode_not_owner_only(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "out.txt", write_text("x"))
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644
