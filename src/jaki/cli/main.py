@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from jaki.cli import analyze, dataset
+from jaki.cli import model as model_commands
 from jaki.errors import JakiInputError
 
 
@@ -38,3 +39,5 @@ app = typer.Typer(
 
 app.add_typer(dataset.app, name="dataset")
 app.command()(analyze.analyze)
+app.command()(model_commands.train)
+app.command()(model_commands.evaluate)

@@ -1,0 +1,220 @@
+"""The continuation model: bar 1 → a distribution over bar 2, one of 32 hit categories per 16th step.
+
+Two architectures share one interface (``forward`` teacher-forced logits, ``log_likelihood``, ``generate``):
+
+* ``"lstm"`` (default): an LSTM encoder reads bar 1's category embeddings (optionally in both directions); an
+  autoregressive LSTM decoder, started from the encoder's final state, predicts bar 2 one step at a time from its
+  own previous category and, at the same step, bar 1's category and the encoder's output there. Drummers mostly
+  repeat or vary the bar they just played, so seeing bar 1 aligned step by step is what the decoder needs most
+  (ANCHORS.md: NLL 1.15 → 1.04 when it is fed).
+* ``"orig"``: the original jaki's shape (FEATURES.md §5): LSTM 250 → LSTM 100 (last state) → repeated 16× →
+  LSTM 16 → 32-way softmax. Its per-step distributions ignore bar 2, so the steps are independent given bar 1.
+
+Both are trained with cross-entropy; the original's MSE-on-softmax loss is not kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
+
+ARCHITECTURES = ("lstm", "orig")
+
+
+@dataclass
+class ModelConfig:
+    """Every size of the model; saved beside the weights so that the file alone rebuilds the model."""
+
+    arch: str = "lstm"  # "lstm" (encoder + autoregressive decoder) or "orig" (the original jaki's shape)
+    embed_dim: int = 64  # lstm: size of a category embedding (bar 1, and the decoder's previous output)
+    hidden: int = 128  # lstm: hidden units of the decoder and of each encoder direction
+    bidirectional: bool = True  # lstm: the encoder also reads bar 1 backwards
+    feed_bar1: bool = True  # lstm: the decoder also sees bar 1's category and encoder output at the same step
+    copy_gate: bool = True  # lstm: a learned, state-dependent bonus on the logit of bar 1's category at the step
+    dropout: float = 0.5  # lstm: dropout on the embeddings and the decoder's outputs
+    orig_encoder: tuple[int, int] = (250, 100)  # orig: units of its two encoder LSTMs
+    orig_decoder: int = 16  # orig: units of its decoder LSTM
+    orig_dropout: float = 0.2  # orig: dropout on the second encoder LSTM's input (the original's 0.2)
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
+        self.orig_encoder = tuple(self.orig_encoder)
+
+
+class ContinuationModel(nn.Module):
+    """p(bar 2 | bar 1) over category sequences; see the module docstring for the two architectures.
+
+    ``log_likelihood`` and ``generate`` are inference doors: they run without gradients and expect ``eval()``
+    mode (``weights.load_model`` returns the model in it). They accept tensors or numpy arrays of category indices.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        if config.arch == "lstm":
+            self._build_lstm(config)
+        else:
+            self._build_orig(config)
+
+    def _build_lstm(self, config: ModelConfig) -> None:
+        directions = 2 if config.bidirectional else 1
+        encoder_width = directions * config.hidden
+        self.bar1_embedding = nn.Embedding(N_CATEGORIES, config.embed_dim)
+        # One extra token: the "start" input of the decoder's first step.
+        self.start_token = N_CATEGORIES
+        self.prev_embedding = nn.Embedding(N_CATEGORIES + 1, config.embed_dim)
+        self.encoder = nn.LSTM(config.embed_dim, config.hidden, batch_first=True, bidirectional=config.bidirectional)
+        # The encoder's final (h, c) of all directions → the decoder's initial state.
+        self.bridge_h = nn.Linear(encoder_width, config.hidden)
+        self.bridge_c = nn.Linear(encoder_width, config.hidden)
+        decoder_input = config.embed_dim + (config.embed_dim + encoder_width if config.feed_bar1 else 0)
+        self.decoder = nn.LSTM(decoder_input, config.hidden, batch_first=True)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden, N_CATEGORIES)
+        self.copy_gate = nn.Linear(config.hidden, 1) if config.copy_gate else None
+
+    def _build_orig(self, config: ModelConfig) -> None:
+        first, second = config.orig_encoder
+        self.encoder1 = nn.LSTM(N_CATEGORIES, first, batch_first=True)
+        self.encoder2 = nn.LSTM(first, second, batch_first=True)
+        self.dropout = nn.Dropout(config.orig_dropout)
+        self.decoder = nn.LSTM(second, config.orig_decoder, batch_first=True)
+        self.head = nn.Linear(config.orig_decoder, N_CATEGORIES)
+
+    @property
+    def autoregressive(self) -> bool:
+        """True when a step's distribution depends on the bar-2 steps before it."""
+        return self.config.arch == "lstm"
+
+    # --- the lstm architecture -------------------------------------------------------------------------------
+    def _encode(self, bar1: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """bar1 (B, 16) → per-step context for the decoder (B, 16, C) and its initial state, each (1, B, H)."""
+        embedded = self.dropout(self.bar1_embedding(bar1))  # (B, 16, E)
+        outputs, (h, c) = self.encoder(embedded)  # outputs (B, 16, dirs*H); h, c (dirs, B, H)
+        batch = bar1.shape[0]
+        h = torch.tanh(self.bridge_h(h.transpose(0, 1).reshape(batch, -1))).unsqueeze(0)
+        c = self.bridge_c(c.transpose(0, 1).reshape(batch, -1)).unsqueeze(0)
+        context = torch.cat([embedded, outputs], dim=-1) if self.config.feed_bar1 else embedded[:, :, :0]
+        return context, (h, c)
+
+    def _decode(
+        self,
+        previous: torch.Tensor,
+        bar1: torch.Tensor,
+        context: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor],
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """previous (B, T) categories (or start), bar 1 at the same steps (B, T), context (B, T, C) →
+        logits (B, T, 32) and the new state."""
+        inputs = torch.cat([self.dropout(self.prev_embedding(previous)), context], dim=-1)
+        outputs, state = self.decoder(inputs, state)  # (B, T, H)
+        outputs = self.dropout(outputs)
+        logits = self.head(outputs)
+        if self.copy_gate is not None:
+            # "Play it again" is the commonest continuation: let the state decide how much to favour it.
+            logits = logits + self.copy_gate(outputs) * F.one_hot(bar1, N_CATEGORIES)
+        return logits, state
+
+    # --- the orig architecture -------------------------------------------------------------------------------
+    def _orig_logits(self, bar1: torch.Tensor) -> torch.Tensor:
+        x, _ = self.encoder1(F.one_hot(bar1, N_CATEGORIES).float())  # (B, 16, 250)
+        _, (h, _) = self.encoder2(self.dropout(x))  # h (1, B, 100): last state only
+        repeated = h[-1].unsqueeze(1).expand(-1, bar1.shape[1], -1)  # (B, 16, 100)
+        x, _ = self.decoder(repeated)  # (B, 16, 16)
+        return self.head(x)
+
+    # --- the shared doors ------------------------------------------------------------------------------------
+    def forward(self, bar1: torch.Tensor, bar2: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits (B, 16, 32): step t's distribution given bar 1 and bar 2's steps before t."""
+        if not self.autoregressive:
+            return self._orig_logits(bar1)
+        return self._teacher_forced(bar1, bar2, *self._encode(bar1))
+
+    def _teacher_forced(
+        self, bar1: torch.Tensor, bar2: torch.Tensor, context: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        start = torch.full_like(bar2[:, :1], self.start_token)
+        previous = torch.cat([start, bar2[:, :-1]], dim=1)  # (B, 16): the input at step t is bar 2's step t-1
+        logits, _ = self._decode(previous, bar1, context, state)
+        return logits
+
+    @torch.no_grad()
+    def log_likelihood(self, bar1: torch.Tensor | np.ndarray, bar2: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """log p(bar2 | bar1) in nats, (B,): the exact sum of the teacher-forced per-step log-probabilities.
+
+        One batched call scores many candidates at once; a (1, 16) bar 1 is encoded once and broadcast to every
+        bar 2, which is how the tuner scores the variants of one continuation. Cost of the shipped model on one
+        busy CPU thread (benchmarks/continuation.py): about 0.9 ms for 1 candidate, 2.5 ms for 16, 7 ms for 64,
+        25 ms for 256 — batch the candidates rather than calling once per candidate.
+        """
+        bar1, bar2 = _as_categories(bar1), _as_categories(bar2)
+        batch = bar2.shape[0]
+        if bar1.shape[0] not in (1, batch):
+            raise ValueError(f"bar1 holds {bar1.shape[0]} bars for {batch} bar 2s (expected 1 or {batch})")
+        if not self.autoregressive:
+            logits = self._orig_logits(bar1).expand(batch, -1, -1)
+        else:
+            # A single bar 1 is encoded once and its context shared by every candidate.
+            context, (h, c) = self._encode(bar1)
+            context = context.expand(batch, -1, -1)
+            state = (h.expand(-1, batch, -1).contiguous(), c.expand(-1, batch, -1).contiguous())
+            logits = self._teacher_forced(bar1.expand(batch, -1), bar2, context, state)
+        log_probs = F.log_softmax(logits, dim=-1)  # (B, 16, 32)
+        return log_probs.gather(-1, bar2.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        bar1: torch.Tensor | np.ndarray,
+        *,
+        temperature: float = 1.0,
+        greedy: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """A bar 2 (B, 16) for each bar 1: argmax step by step (``greedy``) or sampled at ``temperature``."""
+        if not greedy and temperature <= 0:
+            raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
+        bar1 = _as_categories(bar1)
+        if not self.autoregressive:
+            return self._pick(self._orig_logits(bar1), temperature, greedy, generator)
+        context, state = self._encode(bar1)
+        previous = torch.full_like(bar1[:, :1], self.start_token)  # (B, 1)
+        steps = []
+        for t in range(bar1.shape[1]):
+            logits, state = self._decode(previous, bar1[:, t : t + 1], context[:, t : t + 1], state)  # (B, 1, 32)
+            previous = self._pick(logits, temperature, greedy, generator)
+            steps.append(previous)
+        return torch.cat(steps, dim=1)
+
+    @staticmethod
+    def _pick(
+        logits: torch.Tensor, temperature: float, greedy: bool, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """(B, T, 32) logits → (B, T) categories."""
+        if greedy:
+            return logits.argmax(dim=-1)
+        probs = F.softmax(logits / temperature, dim=-1)
+        flat = torch.multinomial(probs.reshape(-1, N_CATEGORIES), 1, generator=generator)
+        return flat.reshape(logits.shape[:-1])
+
+
+def _as_categories(values: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """(B, 16) category indices as a long tensor, checked, so that a bad shape fails here and not deep in an LSTM."""
+    tensor = torch.as_tensor(values, dtype=torch.long)
+    if tensor.ndim != 2 or tensor.shape[1] != STEPS_PER_BAR:
+        raise ValueError(f"expected (batch, {STEPS_PER_BAR}) categories, got shape {tuple(tensor.shape)}")
+    if tensor.numel() and (tensor.min() < 0 or tensor.max() >= N_CATEGORIES):
+        raise ValueError(f"categories must lie in 0..{N_CATEGORIES - 1}")
+    return tensor
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable values, for reports."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,163 @@
+"""Training the continuation model: one flat loop (AdamW, shuffled batches, early stopping on validation loss).
+
+Deterministic for a seed: batches are shuffled with a ``torch.Generator``; weight initialisation and dropout draw
+from torch's global generator, which ``train`` seeds inside ``torch.random.fork_rng`` so the caller's global state
+is left as it was. A wall-time budget (``max_minutes``) makes the result depend on how busy the machine is, so the
+shipped model was trained without one.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from jaki.model import ContinuationModel, ModelConfig, count_parameters
+from jaki.pattern import N_CATEGORIES
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; stored with the model so the same budget can train a baseline."""
+
+    epochs: int = 60  # upper bound on passes over the training set
+    batch_size: int = 128  # loops per gradient step
+    learning_rate: float = 2e-3  # AdamW step size
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    grad_clip: float = 1.0  # clip the gradient norm to this (0 = no clipping)
+    patience: int = 6  # stop after this many epochs without a better validation loss
+    seed: int = 0  # seeds initialisation, dropout and shuffling
+    max_minutes: float | None = None  # wall-time budget; training stops after the epoch that exceeds it
+    device: str = "cpu"  # where to train ("cuda" if you have one); the returned model is always on the CPU
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """The config a saved model records (unknown keys ignored), e.g. to train a baseline on the same budget."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in values.items() if key in known})
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch's figures, as the progress callback receives them."""
+
+    epoch: int  # 1-based
+    train_loss: float  # mean cross-entropy per step over the epoch's batches (nats, dropout on)
+    val_loss: float  # mean cross-entropy per step on the validation set (nats, eval mode)
+    seconds: float  # wall time since training started
+    best: bool  # this epoch set a new best validation loss
+
+
+@dataclass
+class TrainResult:
+    """The trained model (best validation weights restored, eval mode) and how training went."""
+
+    model: ContinuationModel
+    history: list[EpochStats] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = float("inf")
+    stopped: str = ""  # why the loop ended: "epochs", "patience" or "time"
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        """JSON-ready figures for the weights' config.json."""
+        return {
+            "best_epoch": self.best_epoch,
+            "best_val_loss": round(self.best_val_loss, 5),
+            "epochs_run": len(self.history),
+            "stopped": self.stopped,
+            "seconds": round(self.seconds, 1),
+            "parameters": count_parameters(self.model),
+            "train_loss": [round(e.train_loss, 5) for e in self.history],
+            "val_loss": [round(e.val_loss, 5) for e in self.history],
+        }
+
+
+def mean_step_loss(model: ContinuationModel, bar1: torch.Tensor, bar2: torch.Tensor, batch_size: int = 1024) -> float:
+    """Mean teacher-forced cross-entropy per step (nats) over a whole split, in eval mode."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(bar1), batch_size):
+            b1, b2 = bar1[start : start + batch_size], bar2[start : start + batch_size]
+            logits = model(b1, b2)
+            total += F.cross_entropy(logits.reshape(-1, N_CATEGORIES), b2.reshape(-1), reduction="sum").item()
+    model.train(was_training)
+    return total / bar2.numel()
+
+
+def train(
+    bar1: np.ndarray,
+    bar2: np.ndarray,
+    val_bar1: np.ndarray,
+    val_bar2: np.ndarray,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    progress: Callable[[EpochStats], None] | None = None,
+) -> TrainResult:
+    """Fit a ContinuationModel to (N, 16) bar-1 → bar-2 category arrays, stopping early on validation loss."""
+    model_config = model_config or ModelConfig()
+    config = train_config or TrainConfig()
+    device = torch.device(config.device)
+    x1, x2, v1, v2 = (torch.as_tensor(a, dtype=torch.long, device=device) for a in (bar1, bar2, val_bar1, val_bar2))
+    if len(x1) == 0 or len(v1) == 0:
+        raise ValueError("training and validation sets must both hold at least one loop")
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        # Initialisation and dropout have no generator argument: seed the (forked, restored on exit) global one.
+        torch.manual_seed(config.seed)
+        shuffle = torch.Generator().manual_seed(config.seed)
+        model = ContinuationModel(model_config).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        result = TrainResult(model=model)
+        best_state = copy.deepcopy(model.state_dict())
+        start_time = time.perf_counter()
+        result.stopped = "epochs"
+
+        for epoch in range(1, config.epochs + 1):
+            # --- one pass over the shuffled training set
+            model.train()
+            order = torch.randperm(len(x1), generator=shuffle).to(device)
+            epoch_loss, batches = 0.0, 0
+            for first in range(0, len(order), config.batch_size):
+                batch = order[first : first + config.batch_size]
+                logits = model(x1[batch], x2[batch])  # (B, 16, 32)
+                loss = F.cross_entropy(logits.reshape(-1, N_CATEGORIES), x2[batch].reshape(-1))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                epoch_loss += loss.item()
+                batches += 1
+
+            # --- evaluate, keep the best weights
+            val_loss = mean_step_loss(model, v1, v2)
+            improved = val_loss < result.best_val_loss
+            if improved:
+                result.best_val_loss, result.best_epoch = val_loss, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            elapsed = time.perf_counter() - start_time
+            stats = EpochStats(epoch, epoch_loss / batches, val_loss, elapsed, improved)
+            result.history.append(stats)
+            if progress is not None:
+                progress(stats)
+
+            # --- stop?
+            if epoch - result.best_epoch >= config.patience:
+                result.stopped = "patience"
+                break
+            if config.max_minutes is not None and elapsed >= 60 * config.max_minutes:
+                result.stopped = "time"
+                break
+
+    model.load_state_dict(best_state)
+    model.to("cpu").eval()
+    result.seconds = time.perf_counter() - start_time
+    return result

@@ -1,0 +1,136 @@
+"""Saving and loading a continuation model: ``model.safetensors`` (tensors only) + ``config.json`` (everything else).
+
+Nothing is ever unpickled: safetensors holds raw tensors and the JSON holds the ``ModelConfig`` fields that rebuild
+the module, the category order the weights were trained on (checked on load: a reordered codec would silently
+scramble every prediction), the level bands of the training data, and the figures of how it was trained and scored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from jaki.errors import JakiInputError
+from jaki.features import FeatureBands, bands_from_json
+from jaki.io import atomic_write
+from jaki.model import ContinuationModel, ModelConfig
+from jaki.pattern import CATEGORY_LABELS
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+SHIPPED_MODEL = "assets/continuation"  # inside the jaki package
+RESERVED_KEYS = ("format_version", "model", "category_labels")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready for inference (eval mode), its config and the whole config.json as ``metadata``."""
+
+    model: ContinuationModel
+    config: ModelConfig
+    metadata: dict
+
+    @property
+    def bands(self) -> FeatureBands:
+        """The low / medium / high bands of the data the model was trained on."""
+        if "bands" not in self.metadata:
+            raise JakiInputError(f"{CONFIG_FILE}: has no 'bands' (expected the level bands of the training data)")
+        return bands_from_json(self.metadata["bands"])
+
+
+def save_model(model: ContinuationModel, directory: Path, *, metadata: dict, overwrite: bool = False) -> None:
+    """Write ``directory/model.safetensors`` and ``directory/config.json`` (the folder is created if missing).
+
+    ``metadata`` (bands, dataset hash, training and evaluation figures…) is stored beside the reserved keys.
+    """
+    clashes = sorted(set(metadata) & set(RESERVED_KEYS))
+    if clashes:
+        raise ValueError(f"metadata may not set the reserved keys {clashes}")
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise JakiInputError(f"{directory}: is a file (expected a model folder)")
+    if not directory.parent.is_dir():
+        raise JakiInputError(f"{directory}: folder {directory.parent} does not exist (create it first)")
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if (directory / name).exists() and not overwrite:
+            raise JakiInputError(f"{directory / name}: exists (use --force to overwrite)")
+    directory.mkdir(exist_ok=True)
+    document = {
+        "format_version": FORMAT_VERSION,
+        "model": asdict(model.config),
+        "category_labels": list(CATEGORY_LABELS),
+        **metadata,
+    }
+    tensors = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    # save() gives bytes, so the file keeps the permissions atomic_write gave it (save_file makes it owner-only).
+    atomic_write(directory / WEIGHTS_FILE, lambda path: path.write_bytes(save(tensors)), overwrite=overwrite)
+    atomic_write(
+        directory / CONFIG_FILE,
+        lambda path: path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8"),
+        overwrite=overwrite,
+    )
+
+
+def load_model(directory: Path | str | None = None) -> LoadedModel:
+    """Load a saved model folder; ``None`` loads the model shipped inside the package."""
+    if directory is None:
+        with resources.as_file(resources.files("jaki").joinpath(SHIPPED_MODEL)) as shipped:
+            return _load(Path(shipped))
+    return _load(Path(directory))
+
+
+def _load(directory: Path) -> LoadedModel:
+    if not directory.is_dir():
+        raise JakiInputError(
+            f"{directory}: no such model folder (expected a folder with {CONFIG_FILE} + {WEIGHTS_FILE})"
+        )
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise JakiInputError(f"{directory}: {path.name} is missing (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
+    try:
+        document = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise JakiInputError(f"{config_path}: unreadable or not JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise JakiInputError(f"{config_path}: expected a JSON object")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise JakiInputError(
+            f"{config_path}: format_version {document.get('format_version')!r} (expected {FORMAT_VERSION})"
+        )
+    if document.get("category_labels") != list(CATEGORY_LABELS):
+        raise JakiInputError(f"{config_path}: category_labels differ from this jaki's category order")
+    config = _model_config(config_path, document.get("model"))
+    try:
+        tensors = load_file(str(weights_path))
+    except (OSError, SafetensorError) as error:
+        raise JakiInputError(f"{weights_path}: not a readable safetensors file ({error})") from None
+    try:
+        model = ContinuationModel(config)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise JakiInputError(f"{config_path}: bad model config ({error})") from None
+    try:
+        # Stored tensors may be float16 to save space; the module computes in float32.
+        model.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()})
+    except RuntimeError as error:
+        first_line = str(error).splitlines()[0] if str(error) else "shape or name mismatch"
+        raise JakiInputError(f"{weights_path}: weights do not fit the config ({first_line})") from None
+    model.eval()
+    return LoadedModel(model=model, config=config, metadata=document)
+
+
+def _model_config(config_path: Path, values: object) -> ModelConfig:
+    known = {field.name for field in fields(ModelConfig)}
+    if not isinstance(values, dict) or not set(values) <= known:
+        raise JakiInputError(f"{config_path}: 'model' must be an object with keys from {sorted(known)}")
+    try:
+        return ModelConfig(**values)
+    except (TypeError, ValueError) as error:
+        raise JakiInputError(f"{config_path}: bad model config ({error})") from None

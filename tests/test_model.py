@@ -1,0 +1,94 @@
+"""ContinuationModel: the teacher-forced logits, the exact log-likelihood and generation agree with each other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from jaki.model import ContinuationModel, ModelConfig, count_parameters
+from jaki.pattern import N_CATEGORIES
+
+torch.set_num_threads(1)
+
+TINY = {"embed_dim": 8, "hidden": 16}
+
+
+def tiny_model(arch: str = "lstm", **overrides) -> ContinuationModel:
+    torch.manual_seed(0)
+    return ContinuationModel(ModelConfig(arch=arch, **{**TINY, **overrides})).eval()
+
+
+def bars(n: int, seed: int) -> torch.Tensor:
+    return torch.randint(0, N_CATEGORIES, (n, 16), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [tiny_model(), tiny_model(bidirectional=False), tiny_model(feed_bar1=False), tiny_model("orig")],
+    ids=["lstm", "unidirectional", "no-bar1-feed", "orig"],
+)
+def test_log_likelihood_is_the_sum_of_teacher_forced_log_softmax(model: ContinuationModel) -> None:
+    bar1, bar2 = bars(5, 1), bars(5, 2)
+    logits = model(bar1, bar2)
+    assert logits.shape == (5, 16, N_CATEGORIES)
+    expected = F.log_softmax(logits, dim=-1).gather(-1, bar2.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+    torch.testing.assert_close(model.log_likelihood(bar1, bar2), expected)
+    # Numpy input and a single bar 1 broadcast over several candidates give the same numbers.
+    torch.testing.assert_close(model.log_likelihood(bar1.numpy(), bar2.numpy()), expected)
+    broadcast = model.log_likelihood(bar1[:1], bar2)
+    torch.testing.assert_close(broadcast, model.log_likelihood(bar1[:1].expand(5, -1), bar2))
+
+
+def test_lstm_step_distribution_depends_on_earlier_bar2_steps_only() -> None:
+    model = tiny_model()
+    bar1, bar2 = bars(1, 3), bars(1, 4)
+    changed = bar2.clone()
+    changed[0, 10] = (changed[0, 10] + 1) % N_CATEGORIES
+    before, after = model(bar1, bar2), model(bar1, changed)
+    torch.testing.assert_close(before[:, :11], after[:, :11])  # steps ≤ 10 do not see bar 2's step 10
+    assert not torch.allclose(before[:, 11:], after[:, 11:])
+
+
+def test_orig_ignores_bar2() -> None:
+    model = tiny_model("orig")
+    bar1 = bars(2, 5)
+    torch.testing.assert_close(model(bar1, bars(2, 6)), model(bar1, bars(2, 7)))
+    assert count_parameters(ContinuationModel(ModelConfig(arch="orig"))) == 432_896
+
+
+@pytest.mark.parametrize("arch", ["lstm", "orig"])
+def test_greedy_generation_is_the_argmax_of_its_own_teacher_forced_logits(arch: str) -> None:
+    model = tiny_model(arch)
+    bar1 = bars(4, 8)
+    greedy = model.generate(bar1, greedy=True)
+    assert greedy.shape == (4, 16) and greedy.dtype == torch.long
+    torch.testing.assert_close(model.generate(bar1, greedy=True), greedy)
+    torch.testing.assert_close(model(bar1, greedy).argmax(dim=-1), greedy)
+
+
+@pytest.mark.parametrize("arch", ["lstm", "orig"])
+def test_sampling_is_reproducible_with_a_seeded_generator(arch: str) -> None:
+    model = tiny_model(arch)
+    bar1 = bars(8, 9)
+
+    def sample(seed: int, temperature: float = 1.0) -> torch.Tensor:
+        return model.generate(bar1, temperature=temperature, generator=torch.Generator().manual_seed(seed))
+
+    torch.testing.assert_close(sample(0), sample(0))
+    assert not torch.equal(sample(0), sample(1))
+    # A very low temperature samples the greedy bar.
+    torch.testing.assert_close(sample(2, temperature=1e-8), model.generate(bar1, greedy=True))
+
+
+def test_bad_inputs_raise() -> None:
+    model = tiny_model()
+    with pytest.raises(ValueError, match="categories"):
+        model.log_likelihood(np.zeros((2, 15)), np.zeros((2, 15)))
+    with pytest.raises(ValueError, match=r"0\.\.31"):
+        model.generate(np.full((1, 16), 32))
+    with pytest.raises(ValueError, match="expected 1 or 3"):
+        model.log_likelihood(bars(2, 0), bars(3, 0))
+    with pytest.raises(ValueError, match="arch"):
+        ModelConfig(arch="transformer")
