@@ -71,5 +71,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     model = ContinuationModel(ModelConfig(embed_dim=8, hidden=16)).eval()
     bars = np.random.default_rng(0).integers(0, 32, size=(300, 16))
     directory = tmp_path_factory.mktemp("models") / "tiny"
-    save_model(model, directory, metadata={"name": "tiny-test", "bands": bands_to_json(level_bands(tuner_feature_values(bars)))})
+    save_model(
+        model,
+        directory,
+        metadata={"name": "tiny-test", "bands": bands_to_json(level_bands(tuner_feature_values(bars)))},
+    )
     return directory

@@ -12,8 +12,9 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from jaki.cli import analyze, dataset
+from jaki.cli import analyze, dataset, generate
 from jaki.cli import model as model_commands
+from jaki.cli import tuner as tuner_commands
 from jaki.errors import JakiInputError
 
 
@@ -38,6 +39,10 @@ app = typer.Typer(
 )
 
 app.add_typer(dataset.app, name="dataset")
+app.command()(generate.generate)
+app.command()(generate.grooves)
 app.command()(analyze.analyze)
 app.command()(model_commands.train)
 app.command()(model_commands.evaluate)
+app.command("train-tuner")(tuner_commands.train_tuner)
+app.command("evaluate-tuner")(tuner_commands.evaluate_tuner_command)

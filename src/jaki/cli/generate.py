@@ -1,0 +1,346 @@
+"""``jaki generate`` and ``jaki grooves``: the main job, as a drummer or producer uses it."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import torch
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jaki.errors import JakiInputError
+from jaki.features import TUNER_FEATURES, FeatureBands
+from jaki.generate import (
+    DEFAULT_TEMPO_BPM,
+    Generation,
+    Seed,
+    TuningOptions,
+    bar_features,
+    parse_target,
+    random_groove,
+    seed_from_dataset,
+    seed_from_grid,
+    seed_from_groove,
+    seed_from_midi,
+    write_generation,
+)
+from jaki.generate import (
+    generate as run_generation,
+)
+from jaki.grooves import groove_library
+from jaki.kit import load_drum_map
+from jaki.pattern import PARTS, Pattern
+from jaki.tuner import Targets, TrainProgress
+from jaki.weights import load_model
+
+OPEN_NOTES = {"hihat": 46, "crash": 49}
+
+
+def grooves() -> None:
+    """List the built-in seed grooves (use one with 'jaki generate --groove NAME')."""
+    table = Table("name", "tempo", "pattern (kick / snare / closed / open / toms)", "description", box=None)
+    for groove in groove_library().values():
+        table.add_row(groove.name, f"{groove.tempo_bpm:g}", groove.pattern.to_grid(), groove.description)
+        table.add_row()
+    Console().print(table)
+
+
+def generate(
+    groove: Annotated[str | None, typer.Option(help="Seed: a built-in groove (see 'jaki grooves').")] = None,
+    seed_grid: Annotated[
+        str | None, typer.Option(help="Seed: a one-bar text grid (rows kick snare closed open toms).")
+    ] = None,
+    seed_grid_file: Annotated[Path | None, typer.Option(help="Seed: a file holding a one-bar text grid.")] = None,
+    seed_midi: Annotated[Path | None, typer.Option(help="Seed: a bar of a drum MIDI file.")] = None,
+    bar: Annotated[
+        int | None, typer.Option(help="With --seed-midi: the bar number (1 = first; default: first 4/4 bar with hits).")
+    ] = None,
+    drum_map: Annotated[
+        str | None, typer.Option(help="With --seed-midi: drum map gm, td11 or a .toml/.json file.")
+    ] = None,
+    from_data: Annotated[
+        Path | None, typer.Option(help="Seed: bar 1 of a loop of a dataset built with 'jaki dataset build'.")
+    ] = None,
+    index: Annotated[int | None, typer.Option(help="With --from-data: the loop index (default: random).")] = None,
+    cymbal_density: Annotated[
+        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
+    ] = None,
+    drum_density: Annotated[
+        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
+    ] = None,
+    syncopation: Annotated[
+        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
+    ] = None,
+    repetition: Annotated[
+        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
+    ] = None,
+    interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt for the four targets.")] = False,
+    closeness: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Weight of the continuation model's likelihood in the reward (RL Tuner's 1/c; default: the agent's).",
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="Tuning method: agent (pretrained Double DQN), greedy (hill-climbing) or random.")
+    ] = "agent",
+    refine: Annotated[
+        float,
+        typer.Option(min=0.0, help="Per-seed refinement: keep training the agent on this seed for SECONDS per bar."),
+    ] = 0.0,
+    bars: Annotated[int, typer.Option(min=1, max=64, help="Continue this many bars, each from the one before.")] = 1,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0: the model's most likely bar; above 0: sample.")] = 0.0,
+    tempo: Annotated[
+        float | None, typer.Option(help="Tempo of the MIDI files in BPM (default: the seed's, else 100).")
+    ] = None,
+    open_as: Annotated[
+        str, typer.Option(help="Write the open-cymbal part as an open 'hihat' (46) or a 'crash' (49).")
+    ] = "hihat",
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: a new folder named from the time and seed).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite files already in the output folder.")] = False,
+    wav: Annotated[bool, typer.Option(help="Also render loop.wav with FluidSynth and a GM soundfont.")] = False,
+    png: Annotated[bool, typer.Option(help="Also draw the bars as a piano roll, patterns.png.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed: the same seed gives the same pattern and files.")
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="Continuation model folder (default: the shipped model).")] = None,
+    agent: Annotated[Path | None, typer.Option(help="Tuner agent folder (default: the shipped agent).")] = None,
+) -> None:
+    """Continue a one-bar seed and tune the continuation toward your targets; write MIDI files."""
+    torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
+    seed_value = seed if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
+    rng = np.random.default_rng(seed_value)
+    if open_as not in OPEN_NOTES:
+        raise JakiInputError(f"--open-as {open_as!r}: expected {' or '.join(OPEN_NOTES)}")
+    seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, from_data, index, rng)
+    typed = {
+        "cymbal_density": cymbal_density,
+        "drum_density": drum_density,
+        "syncopation": syncopation,
+        "repetition": repetition,
+    }
+    requests = {feature: parse_target(feature, text) for feature, text in typed.items() if text is not None}
+    Targets(**requests)  # out-of-range numbers fail here, before any work
+    loaded = load_model(model)
+    if interactive or (not requests and not json_output and sys.stdin.isatty() and sys.stdout.isatty()):
+        requests = _prompt_targets(loaded.bands)
+    out_dir = out if out is not None else Path(f"jaki-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed_value}")
+    tempo_bpm = tempo if tempo is not None else (seed_bar.tempo_bpm or DEFAULT_TEMPO_BPM)
+    if not (math.isfinite(tempo_bpm) and 20 <= tempo_bpm <= 400):
+        raise JakiInputError(f"--tempo {tempo_bpm:g}: expected 20..400 BPM")
+    _refuse_existing(out_dir, force)
+
+    if method not in ("agent", "greedy", "random"):
+        raise JakiInputError(f"--method {method!r}: expected agent, greedy or random")
+    tuning = TuningOptions(method=method, closeness=closeness, refine_seconds=refine, agent_dir=agent)
+    with _refine_display(active=refine > 0 and bool(requests) and not json_output) as progress:
+        generation = run_generation(
+            seed_bar,
+            requests,
+            n_bars=bars,
+            temperature=temperature,
+            seed_value=seed_value,
+            model=loaded,
+            tuning=tuning,
+            progress=progress,
+        )
+    files = write_generation(
+        generation, out_dir, tempo_bpm=tempo_bpm, open_note=OPEN_NOTES[open_as], force=force, wav=wav, png=png
+    )
+    if json_output:
+        typer.echo(json.dumps(_as_json(generation, files), indent=2, allow_nan=False))
+    else:
+        _print_generation(generation, files, tempo_bpm)
+
+
+@contextmanager
+def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
+    """A live line while per-seed refinement trains: step, mean episode reward, best so far."""
+    if not active:
+        yield None
+        return
+    best = -math.inf
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as display:
+        task = display.add_task("refining…", total=None)
+
+        def report(state: TrainProgress) -> None:
+            nonlocal best
+            best = max(best, state.mean_return)
+            display.update(
+                task,
+                description=f"refining: step {state.step}  reward {state.mean_return:+.3f}  best {best:+.3f}  success {state.success:.0%}",
+            )
+
+        yield report
+
+
+def _choose_seed(
+    groove: str | None,
+    grid: str | None,
+    grid_file: Path | None,
+    midi: Path | None,
+    bar: int | None,
+    drum_map: str | None,
+    data: Path | None,
+    index: int | None,
+    rng: np.random.Generator,
+) -> Seed:
+    given = [
+        name
+        for name, value in (
+            ("--groove", groove),
+            ("--seed-grid", grid),
+            ("--seed-grid-file", grid_file),
+            ("--seed-midi", midi),
+            ("--from-data", data),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise JakiInputError(f"choose one seed: {' and '.join(given)} were both given")
+    if bar is not None and midi is None:
+        raise JakiInputError("--bar goes with --seed-midi")
+    if index is not None and data is None:
+        raise JakiInputError("--index goes with --from-data")
+    if groove is not None:
+        return seed_from_groove(groove)
+    if grid is not None:
+        return seed_from_grid(grid.replace("\\n", "\n"), "--seed-grid")
+    if grid_file is not None:
+        try:
+            text = grid_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise JakiInputError(
+                f"{grid_file}: cannot read the grid file ({getattr(error, 'strerror', None) or error})"
+            ) from None
+        return seed_from_grid(text, str(grid_file))
+    if midi is not None:
+        return seed_from_midi(midi, bar, None if drum_map is None else dict(load_drum_map(drum_map)))
+    if data is not None:
+        return seed_from_dataset(data, index, rng)
+    return random_groove(rng)
+
+
+def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
+    """Ask for each feature in the original jaki's order; a blank answer skips it."""
+    typer.echo("Targets (low / medium / high, 0 / 1 / 2, or a number; blank to skip):", err=True)
+    requests: dict[str, str | float] = {}
+    for feature in TUNER_FEATURES:
+        shown = "  ".join(f"{level} {_band_text(band)}" for level, band in bands[feature].items())
+        while True:
+            answer = typer.prompt(f"  {feature.replace('_', ' ')} [{shown}]", default="", show_default=False, err=True)
+            try:
+                value = parse_target(feature, answer)
+            except JakiInputError as error:
+                typer.echo(f"  {error}", err=True)
+                continue
+            if value is not None:
+                requests[feature] = value
+            break
+    return requests
+
+
+def _refuse_existing(out_dir: Path, force: bool) -> None:
+    """Fail before any work when the output folder already holds jaki's files."""
+    if out_dir.is_dir() and not force:
+        existing = sorted(
+            p.name
+            for p in out_dir.iterdir()
+            if p.name in ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid", "loop.wav", "patterns.png")
+        )
+        if existing:
+            raise JakiInputError(f"{out_dir}: already holds {', '.join(existing)} (use --force to overwrite)")
+
+
+def _band_text(band) -> str:
+    return f"{band.lo:.3g}–{band.hi:.3g}" if band.lo != band.hi else f"{band.lo:.3g}"
+
+
+def _pattern_json(pattern: Pattern) -> dict:
+    per_bar = bar_features(pattern)
+    document = {"grid": pattern.grid_rows(), "features": per_bar[0]}
+    if pattern.n_bars > 1:
+        document["bars"] = [
+            {"grid": bar.grid_rows(), "features": features}
+            for bar, features in zip(pattern.bars(), per_bar, strict=True)
+        ]
+    return document
+
+
+def _as_json(generation: Generation, files: dict[str, Path]) -> dict:
+    return {
+        "seed": {**_pattern_json(generation.seed.pattern), "source": generation.seed.source},
+        "continuation": _pattern_json(generation.continuation),
+        "tuned": _pattern_json(generation.result),
+        "method": generation.method,
+        "targets": {
+            outcome.feature: {
+                "level": outcome.request,
+                "band": [outcome.band.lo, outcome.band.hi],
+                "value": outcome.values[0],
+                "values": list(outcome.values),
+                "met": outcome.met,
+            }
+            for outcome in generation.outcomes
+        },
+        "files": {name: str(path) for name, path in files.items()},
+        "seed_value": generation.seed_value,
+        "model": generation.model_name,
+        "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
+    }
+
+
+def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm: float) -> None:
+    console = Console()
+    console.print(f"[bold]seed[/bold]: {generation.seed.source}    [bold]random seed[/bold]: {generation.seed_value}")
+    grid = Table(box=None, pad_edge=False)
+    grid.add_column("")
+    columns = [("seed", generation.seed.pattern), ("continuation", generation.continuation)]
+    if generation.tuned is not None:
+        columns.append(("tuned", generation.tuned))
+    for title, _ in columns:
+        grid.add_column(title)
+    rows = {title: pattern.to_grid(" ").splitlines() for title, pattern in columns}
+    for p, part in enumerate(PARTS):
+        grid.add_row(part, *(rows[title][p].split(maxsplit=1)[1] for title, _ in columns))
+    console.print(grid)
+
+    features = Table("feature", *(title for title, _ in columns), "target", "met", box=None)
+    outcomes = {outcome.feature: outcome for outcome in generation.outcomes}
+    values = {title: bar_features(pattern) for title, pattern in columns}
+    for feature in TUNER_FEATURES:
+        cells = [" ".join(_value_text(bar[feature]) for bar in values[title]) for title, _ in columns]
+        outcome = outcomes.get(feature)
+        target = "—" if outcome is None else f"{outcome.request} {_band_text(outcome.band)}"
+        met = "" if outcome is None else ("[green]yes[/green]" if outcome.met else "[red]no[/red]")
+        features.add_row(feature.replace("_", " "), *cells, target, met)
+    console.print(features)
+    if generation.tuned is None:
+        console.print("[yellow]no targets requested: the continuation is the result (try --syncopation high)[/yellow]")
+    else:
+        console.print(f"tuned by: {generation.method}")
+    console.print(f"wrote {', '.join(str(path) for path in files.values())} at {tempo_bpm:g} BPM")
+
+
+def _value_text(value: float) -> str:
+    return f"{value:.3g}" if not float(value).is_integer() else f"{int(value)}"

@@ -1,0 +1,201 @@
+"""``jaki train-tuner`` and ``jaki evaluate-tuner``: pretrain the tuning agent, and compare every tuning method."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jaki.dataset import load_dataset
+from jaki.errors import JakiInputError
+from jaki.tuner.agent import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, load_agent
+from jaki.tuner.evaluation import TunerEvaluation, evaluate_tuner
+from jaki.tuner.pretrain import continuations, pretrain_agent
+from jaki.tuner.reward import RewardConfig
+from jaki.tuner.scorer import ModelScorer
+from jaki.tuner.training import TrainProgress
+from jaki.tuner.tuning import RefineConfig
+from jaki.weights import load_model
+
+
+def train_tuner(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the agent to (agent.safetensors + agent.json).")
+    ],
+    data: Annotated[Path, typer.Option("--data", help="Dataset file (.npz, from `jaki dataset build`).")],
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Continuation model folder (default: the shipped model).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seeds targets, episodes, exploration and the network.")] = 0,
+    steps: Annotated[
+        int, typer.Option(min=1, help="Vectorised training steps (each moves 64 episodes).")
+    ] = DQNConfig.total_steps,
+    closeness: Annotated[
+        float, typer.Option(min=0.0, help="Weight of the model's log-likelihood per nat (0 = the ablation).")
+    ] = RewardConfig.closeness,
+    device: Annotated[
+        str, typer.Option(help="Torch device for training: the continuation model and the Q-networks (cpu, cuda).")
+    ] = "cpu",
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads for torch.")] = 1,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue training this agent (exploration restarts at ε 0.05)."),
+    ] = None,
+    budget_s: Annotated[
+        float | None, typer.Option("--budget-s", min=1.0, help="Stop after this many seconds of training.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing agent in --out.")] = False,
+) -> None:
+    """Pretrain the target-conditioned Double-DQN tuning agent on the dataset's training seeds."""
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if (out / name).exists() and not force:
+            raise JakiInputError(f"{out / name}: exists (use --force to overwrite)")
+    if not out.parent.is_dir():
+        raise JakiInputError(f"{out}: folder {out.parent} does not exist (create it first)")
+    loaded = load_model(model)
+    dataset = load_dataset(data)
+    torch.set_num_threads(threads)
+    previous = load_agent(resume) if resume is not None else None
+    config = (
+        replace(
+            previous.config, total_steps=steps, seed=seed, start_e=0.05, exploration_fraction=0.1, learning_starts=50
+        )
+        if previous
+        else DQNConfig(total_steps=steps, seed=seed)
+    )
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("ε {task.fields[epsilon]:.2f}  success {task.fields[success]:.1%}  return {task.fields[ret]:+.2f}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("train", total=steps, epsilon=1.0, success=0.0, ret=0.0)
+
+        def report(p: TrainProgress) -> None:
+            success = 0.0 if np.isnan(p.success) else p.success
+            ret = 0.0 if np.isnan(p.mean_return) else p.mean_return
+            bar.update(task, completed=p.step, epsilon=p.epsilon, success=success, ret=ret)
+
+        agent = pretrain_agent(
+            loaded,
+            dataset,
+            config=config,
+            reward=None if previous else RewardConfig(closeness=closeness),
+            model_dir=model,
+            progress=report,
+            device=device,
+            time_budget_s=budget_s,
+            resume=previous,
+        )
+    agent.save(out, overwrite=force)
+    phase = agent.metadata["training"]["phases"][-1]
+    console.print(
+        f"saved {out} — {phase['vector_steps']} steps, {phase['episodes']} episodes, {phase['seconds']:.0f} s, "
+        f"final training success {phase['final_success_rate']:.1%}"
+    )
+
+
+def evaluate_tuner_command(
+    data: Annotated[Path, typer.Option("--data", help="Dataset file (.npz); its test split is used.")],
+    model: Annotated[Path | None, typer.Option("--model", help="Continuation model folder (default: shipped).")] = None,
+    agent: Annotated[Path | None, typer.Option("--agent", help="Agent folder (default: the shipped agent).")] = None,
+    ablation: Annotated[
+        Path | None,
+        typer.Option("--ablation", help="Agent trained without the log-likelihood term (default: the shipped one)."),
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Test seeds (drawn at random with --seed).")] = 40,
+    combos: Annotated[
+        str, typer.Option(help="'all' (255 combinations) or N per number of requested features.")
+    ] = "all",
+    slow_cases: Annotated[int, typer.Option(min=4, help="Cases for greedy hill-climbing.")] = 200,
+    refine_cases: Annotated[
+        int, typer.Option(min=1, help="Cases for per-seed refinement (a subset of greedy's).")
+    ] = 16,
+    refine_steps: Annotated[
+        int, typer.Option(min=1, help="Training steps of per-seed refinement.")
+    ] = RefineConfig.steps,
+    seed: Annotated[int, typer.Option(help="Seeds the choice of seeds and combinations.")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
+) -> None:
+    """Compare the tuning methods on held-out test seeds × target combinations (one table, one run)."""
+    if combos != "all" and not combos.isdigit():
+        raise JakiInputError(f"--combos {combos!r}: expected 'all' or a positive number")
+    torch.set_num_threads(1)
+    loaded = load_model(model)
+    dataset = load_dataset(data)
+    tuning_agent = load_agent(agent)
+    ablation_agent = load_agent(ablation, ablation=True) if ablation is not None or agent is None else None
+    test_seeds, _ = dataset.training_arrays("test")
+    rng = np.random.default_rng(seed)
+    chosen = test_seeds[rng.choice(len(test_seeds), size=min(seeds, len(test_seeds)), replace=False)]
+    starts = continuations(loaded.model, chosen, sampled_share=0.0)
+    console = Console(stderr=True)
+    report = evaluate_tuner(
+        ModelScorer(loaded.model),
+        tuning_agent.bands,
+        chosen,
+        starts,
+        agent=tuning_agent,
+        ablation=ablation_agent,
+        combos=None if combos == "all" else int(combos),
+        slow_cases=slow_cases,
+        refine_cases=refine_cases,
+        refine=RefineConfig(steps=refine_steps),
+        seed=seed,
+        generate=lambda bar1: loaded.model.generate(torch.as_tensor(bar1), greedy=True),
+        progress=lambda text: console.print(text, style="dim"),
+    )
+    if json_output:
+        typer.echo(json.dumps(report.to_json(), allow_nan=False))
+    else:
+        print_evaluation(report, Console(width=max(Console().width, 150)))
+
+
+def print_evaluation(report: TunerEvaluation, console: Console) -> None:
+    table = Table(
+        title=f"Tuning on {report.seeds} test seeds × {report.combos} target combinations ({report.cases} patterns)"
+    )
+    for column in (
+        "method",
+        "requested",
+        "patterns",
+        "requests met",
+        "all met",
+        "mean log p",
+        "log p if all met",
+        "mean edits",
+        "repaired",
+        "median ms",
+    ):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for row in report.rows:
+        table.add_row(
+            row.method,
+            row.requested_features,
+            str(row.patterns),
+            f"{row.request_success:.1%}",
+            f"{row.all_met:.1%}",
+            f"{row.mean_log_likelihood:.2f}",
+            f"{row.solved_log_likelihood:.2f}" if row.solved_log_likelihood is not None else "",
+            f"{row.mean_edits:.2f}",
+            f"{row.repaired:.1%}" if row.repaired else "",
+            f"{row.median_ms:.1f}" if row.median_ms is not None else "",
+            end_section=row.requested_features == "4",
+        )
+    console.print(table)
+    generation = f"; generating one continuation: {report.generate_ms:.2f} ms" if report.generate_ms else ""
+    console.print(
+        f"median times, one pattern: scoring forward pass {report.forward_ms:.2f} ms{generation}. Greedy on "
+        f"{report.slow_cases} cases, refinement on {report.refine_cases}; 'repaired': share the safety net finished."
+    )

@@ -1,0 +1,352 @@
+"""The main job as one library call: a seed bar → the LSTM's continuation → the tuned continuation.
+
+``jaki generate`` is a thin layer over this module::
+
+    from jaki.generate import generate, seed_from_groove, write_generation
+
+    result = generate(seed_from_groove("funk"), {"syncopation": "high", "repetition": "low"}, seed_value=7)
+    print(result.tuned.to_grid())
+    write_generation(result, Path("out"), tempo_bpm=96)
+
+Every random choice (a random groove or dataset loop, sampling the continuation, the tuner) flows from
+``seed_value``, so the same seed gives the same pattern and byte-identical MIDI files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jaki.errors import JakiInputError
+from jaki.features import LEVELS, Band, FeatureBands, tuner_features
+from jaki.grooves import get_groove, groove_library
+from jaki.midi import drum_midi_file, read_drum_midi
+from jaki.pattern import Pattern
+from jaki.tuner import RefineConfig, RewardConfig, Targets, TrainProgress, load_agent, tune
+from jaki.weights import LoadedModel, load_model
+
+OUTPUT_FILES = ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid")
+DEFAULT_TEMPO_BPM = 100.0
+
+
+# --- seeds ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Seed:
+    """The one bar to continue, where it came from (for people), and its tempo when the source has one."""
+
+    pattern: Pattern
+    source: str
+    tempo_bpm: float | None = None
+
+
+def seed_from_groove(name: str) -> Seed:
+    groove = get_groove(name)
+    return Seed(groove.pattern, f"groove '{groove.name}'", groove.tempo_bpm)
+
+
+def random_groove(rng: np.random.Generator) -> Seed:
+    names = sorted(groove_library())
+    return seed_from_groove(names[int(rng.integers(len(names)))])
+
+
+def seed_from_grid(text: str, source: str = "grid") -> Seed:
+    pattern = Pattern.from_grid(text)
+    if pattern.n_bars != 1:
+        raise JakiInputError(f"{source}: a seed grid holds one bar of 16 steps, got {pattern.n_bars} bars")
+    return Seed(_require_hits(pattern, source), source)
+
+
+def seed_from_midi(path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None) -> Seed:
+    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``."""
+    midi = read_drum_midi(path, drum_map)
+    usable = [b for b in midi.bars if b.pattern.hits.any()]
+    if bar is None:
+        if not usable:
+            raise JakiInputError(f"{path}: no 4/4 bar with drum hits to use as a seed")
+        chosen = usable[0]
+    else:
+        by_number = {b.index + 1: b for b in midi.bars}
+        if bar not in by_number:
+            skipped = {s.index + 1: s.reason for s in midi.skipped}
+            reason = skipped.get(bar, f"the file has bars 1..{max([*by_number, *skipped], default=0)}")
+            raise JakiInputError(f"{path}: bar {bar} is not a usable 4/4 bar ({reason})")
+        chosen = by_number[bar]
+    return Seed(
+        _require_hits(chosen.pattern, f"{path} bar {chosen.index + 1}"),
+        f"{path} bar {chosen.index + 1}",
+        chosen.tempo_bpm,
+    )
+
+
+def seed_from_dataset(path: Path, index: int | None, rng: np.random.Generator) -> Seed:
+    """Bar 1 of loop ``index`` of a built dataset (a random loop when ``None``)."""
+    from jaki.dataset import load_dataset
+
+    dataset = load_dataset(path)
+    if index is None:
+        index = int(rng.integers(len(dataset)))
+    if not 0 <= index < len(dataset):
+        raise JakiInputError(f"{path}: loop {index} out of range (the dataset has loops 0..{len(dataset) - 1})")
+    source = f"{path} loop {index} ({dataset.source[index]} bar {int(dataset.bar_index[index]) + 1})"
+    return Seed(dataset.pattern(index).bar(0), source, float(dataset.tempo[index]))
+
+
+def _require_hits(pattern: Pattern, source: str) -> Pattern:
+    if not pattern.hits.any():
+        raise JakiInputError(f"{source}: the seed bar is empty (no hits to continue)")
+    return pattern
+
+
+# --- targets ------------------------------------------------------------------------------------------------------
+# What people type for a level: the name, its first letter, or 0 / 1 / 2 as in the original jaki's prompt.
+LEVEL_ALIASES: dict[str, str] = {
+    **{level: level for level in LEVELS},
+    **{level[0]: level for level in LEVELS},
+    **{str(index): level for index, level in enumerate(LEVELS)},
+}
+
+
+def parse_target(feature: str, text: str) -> str | float | None:
+    """A request as typed: a level (see ``LEVEL_ALIASES``), another number, or blank / ``skip`` (no request).
+
+    ``0``, ``1`` and ``2`` are levels, as in the original jaki; to ask for those exact values type ``0.0``, ``1.0``…
+    """
+    text = text.strip().lower()
+    if text in ("", "skip"):
+        return None
+    if text in LEVEL_ALIASES:
+        return LEVEL_ALIASES[text]
+    try:
+        return float(text)
+    except ValueError:
+        raise JakiInputError(
+            f"{feature.replace('_', '-')} target {text!r}: expected low, medium, high, 0, 1, 2 or a number"
+        ) from None
+
+
+# --- results ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TargetOutcome:
+    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar."""
+
+    feature: str
+    request: str | float
+    band: Band
+    values: tuple[float, ...]
+
+    @property
+    def met(self) -> bool:
+        return all(self.band.contains(value) for value in self.values)
+
+
+@dataclass(frozen=True)
+class Generation:
+    seed: Seed
+    continuation: Pattern
+    tuned: Pattern | None
+    outcomes: tuple[TargetOutcome, ...]
+    seed_value: int
+    model_name: str
+    method: str  # the tuning method used; "none" when nothing was requested
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def result(self) -> Pattern:
+        """The pattern jaki proposes: the tuned bars, or the continuation where nothing was tuned."""
+        return self.tuned if self.tuned is not None else self.continuation
+
+    @property
+    def loop(self) -> Pattern:
+        return Pattern.concat([self.seed.pattern.binary(), self.result])
+
+
+# --- the job ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TuningOptions:
+    """How to tune: the method (see :mod:`jaki.tuner`), RL Tuner's closeness weight, a per-seed refinement budget."""
+
+    method: str = "agent"  # agent | greedy | refine | random
+    closeness: float | None = None  # weight of log p(bar | seed) in the reward; None = the agent's own
+    refine_seconds: float = 0.0  # > 0: per-seed refinement for this long (per bar), whatever the method
+    agent_dir: Path | None = None  # None = the shipped agent
+
+
+def generate(
+    seed: Seed,
+    requests: dict[str, str | float] | None = None,
+    *,
+    n_bars: int = 1,
+    temperature: float = 0.0,
+    seed_value: int = 0,
+    model: LoadedModel | None = None,
+    tuning: TuningOptions | None = None,
+    progress: Callable[[TrainProgress], None] | None = None,
+) -> Generation:
+    """Continue ``seed`` for ``n_bars`` bars, each from the bar before it, tuning each toward ``requests``.
+
+    ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). ``temperature`` 0
+    takes the model's most likely bar step by step; above 0 it samples, seeded by ``seed_value``.
+    """
+    if n_bars < 1:
+        raise JakiInputError(f"--bars {n_bars}: expected 1 or more")
+    if temperature < 0:
+        raise JakiInputError(f"--temperature {temperature}: expected 0 (most likely bar) or more")
+    targets = Targets(**(requests or {}))
+    tuning = tuning or TuningOptions()
+    timing: dict[str, float] = {}
+    clock = time.perf_counter()
+    loaded = model if model is not None else load_model()
+    timing["load_model"] = _lap(clock)
+    bands = loaded.bands
+    agent, reward, refine, method = None, None, None, tuning.method
+    if targets.requested():
+        clock = time.perf_counter()
+        if tuning.refine_seconds > 0:
+            method, refine = "refine", RefineConfig(steps=1_000_000, seconds=tuning.refine_seconds)
+        if method in ("agent", "refine"):
+            agent = load_agent(tuning.agent_dir)
+            reward = agent.reward
+        reward = replace(
+            reward or RewardConfig(), **({} if tuning.closeness is None else {"closeness": tuning.closeness})
+        )
+        timing["load_agent"] = _lap(clock)
+    generator = torch.Generator().manual_seed(seed_value)
+    continuations, tuned, values = [], [], []
+    context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
+    timing["continuation"] = timing["tuning"] = 0.0
+    for index in range(n_bars):
+        clock = time.perf_counter()
+        bar1 = torch.as_tensor(context.categories()[None, :])
+        if temperature == 0:
+            bar2 = loaded.model.generate(bar1, greedy=True)
+        else:
+            bar2 = loaded.model.generate(bar1, temperature=temperature, generator=generator)
+        continuation = Pattern.from_categories(bar2[0].numpy())
+        timing["continuation"] += _lap(clock)
+        continuations.append(continuation)
+        context = continuation
+        if targets.requested():
+            clock = time.perf_counter()
+            result = tune(
+                tuned[-1] if tuned else seed.pattern.binary(),
+                continuation,
+                targets,
+                model=loaded.model,
+                bands=bands,
+                agent=agent,
+                method=method,
+                reward=reward,
+                refine=refine,
+                seed=seed_value + index,
+                progress=progress,
+            )
+            timing["tuning"] += _lap(clock)
+            tuned.append(result.pattern)
+            values.append(result.values)
+            context = result.pattern
+    outcomes = tuple(
+        TargetOutcome(feature, request, band, tuple(bar_values[feature] for bar_values in values))
+        for feature, request, band in _requested_bands(targets, bands)
+    )
+    timing["total"] = sum(timing.values())
+    return Generation(
+        seed=seed,
+        continuation=Pattern.concat(continuations),
+        tuned=Pattern.concat(tuned) if tuned else None,
+        outcomes=outcomes,
+        seed_value=seed_value,
+        model_name=str(loaded.metadata.get("name", "continuation")),
+        method=method if tuned else "none",
+        timing_ms={name: 1000 * seconds for name, seconds in timing.items()},
+    )
+
+
+def _lap(started: float) -> float:
+    return time.perf_counter() - started
+
+
+def _requested_bands(targets: Targets, bands: FeatureBands) -> list[tuple[str, str | float, Band]]:
+    return [
+        (feature, getattr(targets, feature), band) for feature, band in targets.bands(bands).items() if band is not None
+    ]
+
+
+def bar_features(pattern: Pattern) -> list[dict[str, float]]:
+    """The four tuner features of every bar."""
+    return [tuner_features(bar) for bar in pattern.bars()]
+
+
+# --- files --------------------------------------------------------------------------------------------------------
+def output_paths(out_dir: Path, *, wav: bool = False, png: bool = False) -> dict[str, Path]:
+    """The files a generation writes, by role: seed, continuation, tuned, loop (and wav, png when asked)."""
+    paths = {name.removesuffix(".mid"): out_dir / name for name in OUTPUT_FILES}
+    if wav:
+        paths["wav"] = out_dir / "loop.wav"
+    if png:
+        paths["png"] = out_dir / "patterns.png"
+    return paths
+
+
+def write_generation(
+    generation: Generation,
+    out_dir: Path,
+    *,
+    tempo_bpm: float,
+    open_note: int = 46,
+    force: bool = False,
+    wav: bool = False,
+    png: bool = False,
+    soundfont: Path | None = None,
+) -> dict[str, Path]:
+    """Write seed, continuation, tuned and loop MIDI files (and optionally WAV/PNG) into ``out_dir``.
+
+    All or nothing: every file is checked before the first is written, each is written atomically, and if one
+    fails the files written so far are removed again.
+    """
+    from jaki.io import atomic_write
+    from jaki.render import render_png, render_wav
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise JakiInputError(f"{out_dir}: is a file (expected an output folder)")
+    paths = output_paths(out_dir, wav=wav, png=png)
+    existing = [p.name for p in paths.values() if p.exists()]
+    if existing and not force:
+        raise JakiInputError(f"{out_dir}: already holds {', '.join(existing)} (use --force to overwrite)")
+    midi_files = {
+        "seed": drum_midi_file(generation.seed.pattern, tempo_bpm=tempo_bpm, open_note=open_note),
+        "continuation": drum_midi_file(generation.continuation, tempo_bpm=tempo_bpm, open_note=open_note),
+        "tuned": drum_midi_file(generation.result, tempo_bpm=tempo_bpm, open_note=open_note),
+        "loop": drum_midi_file(generation.loop, tempo_bpm=tempo_bpm, open_note=open_note),
+    }
+    created_dir = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise JakiInputError(f"{out_dir}: cannot create the output folder ({error.strerror or error})") from None
+    written: list[Path] = []
+    try:
+        for name, midi in midi_files.items():
+            atomic_write(paths[name], lambda tmp, midi=midi: midi.save(tmp), overwrite=force)
+            written.append(paths[name])
+        if wav:
+            render_wav(paths["loop"], paths["wav"], soundfont=soundfont, overwrite=force)
+            written.append(paths["wav"])
+        if png:
+            panels = [("seed", generation.seed.pattern), ("continuation", generation.continuation)]
+            if generation.tuned is not None:
+                panels.append(("tuned", generation.tuned))
+            render_png(panels, paths["png"], overwrite=force)
+            written.append(paths["png"])
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created_dir and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
+    return paths

@@ -1,0 +1,78 @@
+"""Hear and see a pattern: WAV through FluidSynth with a GM soundfont, and a piano-roll PNG through matplotlib."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jaki.errors import JakiInputError
+from jaki.io import atomic_write
+from jaki.pattern import PARTS, STEPS_PER_BAR, Pattern
+
+# GM soundfonts as Debian installs them (timgm6mb-soundfont, fluid-soundfont-gm), best first.
+SOUNDFONT_CANDIDATES: tuple[Path, ...] = (
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+    Path("/usr/share/sounds/sf2/default-GM.sf2"),
+    Path("/usr/share/soundfonts/default.sf2"),
+)
+SAMPLE_RATE = 44100
+
+
+def find_soundfont(soundfont: Path | None = None) -> Path:
+    """The given soundfont, else the first GM soundfont Debian's packages install."""
+    if soundfont is not None:
+        if not soundfont.is_file():
+            raise JakiInputError(f"{soundfont}: soundfont not found")
+        return soundfont
+    for candidate in SOUNDFONT_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    raise JakiInputError(
+        "no GM soundfont found for --wav: install one (apt-get install timgm6mb-soundfont or fluid-soundfont-gm)"
+    )
+
+
+def render_wav(midi_path: Path, wav_path: Path, *, soundfont: Path | None = None, overwrite: bool = False) -> None:
+    """Render a MIDI file to a 16-bit stereo WAV with the FluidSynth command-line synthesiser."""
+    fluidsynth = shutil.which("fluidsynth")
+    if fluidsynth is None:
+        raise JakiInputError("--wav needs FluidSynth: install it (apt-get install fluidsynth timgm6mb-soundfont)")
+    font = find_soundfont(soundfont)
+
+    def synthesise(tmp: Path) -> None:
+        command = [fluidsynth, "-ni", "-q", "-g", "1.0", "-r", str(SAMPLE_RATE), "-T", "wav", "-F", str(tmp)]
+        result = subprocess.run([*command, str(font), str(midi_path)], capture_output=True, text=True, check=False)
+        if result.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            raise JakiInputError(f"fluidsynth failed to render {midi_path.name}: {result.stderr.strip()[:200]}")
+
+    atomic_write(wav_path, synthesise, overwrite=overwrite)
+
+
+def render_png(panels: Sequence[tuple[str, Pattern]], png_path: Path, *, overwrite: bool = False) -> None:
+    """Draw patterns as drum piano rolls side by side (one panel each), shading hits by velocity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 2.6), sharey=True, squeeze=False)
+    for axis, (title, pattern) in zip(axes[0], panels, strict=True):
+        shade = pattern.velocities if pattern.velocities is not None else pattern.hits.astype(float)
+        shade = np.where(pattern.hits, np.maximum(shade, 0.35), 0.0)
+        axis.imshow(shade.T, aspect="auto", cmap="Greys", vmin=0, vmax=1, interpolation="nearest", origin="upper")
+        axis.set_title(title)
+        axis.set_yticks(range(len(PARTS)), PARTS)
+        axis.set_xticks(range(0, pattern.n_steps, 4), [str(1 + i // 4) for i in range(0, pattern.n_steps, 4)])
+        axis.set_xticks(np.arange(-0.5, pattern.n_steps, 1), minor=True)
+        axis.grid(which="minor", axis="x", color="#dddddd", linewidth=0.5)
+        for bar_line in range(STEPS_PER_BAR, pattern.n_steps, STEPS_PER_BAR):
+            axis.axvline(bar_line - 0.5, color="black", linewidth=1.2)
+        axis.tick_params(which="minor", length=0)
+    figure.tight_layout()
+    atomic_write(png_path, lambda tmp: figure.savefig(tmp, format="png", dpi=110), overwrite=overwrite)
+    plt.close(figure)

@@ -1,0 +1,98 @@
+"""Scorers: what the tuner asks the continuation model, behind one small protocol.
+
+A scorer answers two batched questions about bar 2s given their seed bars (category indices, int64):
+
+* ``scorer(seed_bars (B, 16), bars (B, 16)) -> (B,)``: log p(bar | seed) in nats (a (1, 16) seed is broadcast);
+* ``scorer.step_log_probs(seed_bars, bars) -> (B, 16, 32)``: teacher-forced log p(step t = c | seed, bar's steps
+  before t), the per-step view the agent reads once per pattern.
+
+:class:`ModelScorer` wraps the continuation model. :class:`TableScorer` is a stand-in with independent steps,
+p(bar 2 step t | bar 1 step t, t), cheap enough to develop and unit-test the tuner without the LSTM (it is also a
+fair baseline model: ANCHORS.md's conditional table).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
+
+
+class Scorer(Protocol):
+    def __call__(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray: ...
+
+    def step_log_probs(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray: ...
+
+
+def _broadcast_seeds(seed_bars: np.ndarray, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    seed_bars = np.asarray(seed_bars, dtype=np.int64).reshape(-1, STEPS_PER_BAR)
+    bars = np.asarray(bars, dtype=np.int64).reshape(-1, STEPS_PER_BAR)
+    if len(seed_bars) == 1 and len(bars) != 1:
+        seed_bars = np.broadcast_to(seed_bars, bars.shape)
+    if seed_bars.shape != bars.shape:
+        raise ValueError(f"{len(seed_bars)} seed bars for {len(bars)} bars (expected 1 or {len(bars)})")
+    return seed_bars, bars
+
+
+class TableScorer:
+    """Independent steps: ``log_probs[t, seed category at t, c]`` = log p(bar 2 step t = c | bar 1 step t = seed)."""
+
+    def __init__(self, log_probs: np.ndarray) -> None:
+        log_probs = np.asarray(log_probs, dtype=np.float64)
+        if log_probs.shape != (STEPS_PER_BAR, N_CATEGORIES, N_CATEGORIES):
+            raise ValueError(f"table must be (16, 32, 32), got {log_probs.shape}")
+        self.log_probs = log_probs
+
+    @classmethod
+    def fit(cls, seed_bars: np.ndarray, bars: np.ndarray, smoothing: float = 0.5) -> TableScorer:
+        """Counts of (t, seed category, bar-2 category) with additive smoothing, normalised per (t, seed category)."""
+        seed_bars, bars = _broadcast_seeds(seed_bars, bars)
+        counts = np.full((STEPS_PER_BAR, N_CATEGORIES, N_CATEGORIES), smoothing)
+        steps = np.broadcast_to(np.arange(STEPS_PER_BAR), seed_bars.shape)
+        np.add.at(counts, (steps, seed_bars, bars), 1.0)
+        return cls(np.log(counts / counts.sum(axis=-1, keepdims=True)))
+
+    def step_log_probs(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
+        seed_bars, bars = _broadcast_seeds(seed_bars, bars)
+        return self.log_probs[np.arange(STEPS_PER_BAR), seed_bars]
+
+    def __call__(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
+        seed_bars, bars = _broadcast_seeds(seed_bars, bars)
+        return self.log_probs[np.arange(STEPS_PER_BAR), seed_bars, bars].sum(axis=-1)
+
+
+class ModelScorer:
+    """The continuation model as a scorer (moved to ``device``); batches are cut into ``batch_size`` chunks."""
+
+    def __init__(self, model: torch.nn.Module, *, batch_size: int = 4096, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.batch_size = batch_size
+
+    def _chunks(self, seed_bars: np.ndarray, bars: np.ndarray):
+        seed_bars, bars = _broadcast_seeds(seed_bars, bars)
+        shared_seed = len(np.unique(seed_bars, axis=0)) == 1
+        for start in range(0, len(bars), self.batch_size):
+            chunk = slice(start, start + self.batch_size)
+            seeds = seed_bars[:1] if shared_seed else seed_bars[chunk]
+            yield (
+                torch.tensor(seeds, device=self.device),
+                torch.tensor(bars[chunk], device=self.device),
+            )
+
+    @torch.no_grad()
+    def __call__(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
+        # ContinuationModel.log_likelihood encodes a single shared seed once for all candidates.
+        scores = [self.model.log_likelihood(seeds, chunk) for seeds, chunk in self._chunks(seed_bars, bars)]
+        return torch.cat(scores).double().cpu().numpy()
+
+    @torch.no_grad()
+    def step_log_probs(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
+        out = []
+        for seeds, chunk in self._chunks(seed_bars, bars):
+            out.append(F.log_softmax(self.model(seeds.expand(len(chunk), -1), chunk), dim=-1))
+        return torch.cat(out).double().cpu().numpy()

@@ -1,0 +1,259 @@
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jaki.cli.main import app
+from jaki.midi import read_drum_midi, write_drum_midi
+from jaki.pattern import Pattern
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_json_document_describes_seed_continuation_files_and_seed(tiny_model_dir, tmp_path):
+    result = run(
+        "generate",
+        "--groove",
+        "rock",
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "o"),
+        "--seed",
+        "3",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["seed"]["grid"]["snare"] == "....x.......x..."
+    assert document["seed"]["features"] == {
+        "cymbal_density": 8,
+        "drum_density": 5,
+        "syncopation": 1,
+        "repetition": 0.75,
+    }
+    assert set(document["files"]) == {"seed", "continuation", "tuned", "loop"}
+    assert document["seed_value"] == 3 and document["model"] == "tiny-test"
+    tuned = read_drum_midi(Path(document["files"]["tuned"])).bars[0].pattern
+    assert tuned.grid_rows() == document["tuned"]["grid"]
+
+
+def test_same_seed_gives_byte_identical_midi(tiny_model_dir, tmp_path):
+    outputs = []
+    for name in ("a", "b"):
+        result = run(
+            "generate",
+            "--model",
+            str(tiny_model_dir),
+            "--temperature",
+            "1",
+            "--bars",
+            "2",
+            "--seed",
+            "11",
+            "--out",
+            str(tmp_path / name),
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
+    assert outputs[0] == outputs[1]
+
+
+def test_without_seed_the_seed_used_is_printed_and_reproduces(tiny_model_dir, tmp_path):
+    first = run(
+        "generate", "--model", str(tiny_model_dir), "--temperature", "1", "--out", str(tmp_path / "x"), "--json"
+    )
+    seed_value = json.loads(first.stdout)["seed_value"]
+    again = run(
+        "generate",
+        "--model",
+        str(tiny_model_dir),
+        "--temperature",
+        "1",
+        "--out",
+        str(tmp_path / "y"),
+        "--seed",
+        str(seed_value),
+    )
+    assert again.exit_code == 0
+    assert (tmp_path / "x" / "loop.mid").read_bytes() == (tmp_path / "y" / "loop.mid").read_bytes()
+
+
+def test_refuses_to_overwrite_without_force(tiny_model_dir, tmp_path):
+    args = ["generate", "--groove", "funk", "--model", str(tiny_model_dir), "--out", str(tmp_path), "--seed", "1"]
+    assert run(*args).exit_code == 0
+    stamp = (tmp_path / "seed.mid").stat().st_mtime_ns
+    refused = run(*args, "--tempo", "80")
+    assert refused.exit_code == 2 and "use --force" in refused.stderr
+    assert (tmp_path / "seed.mid").stat().st_mtime_ns == stamp
+    assert run(*args, "--tempo", "80", "--force").exit_code == 0
+
+
+def test_seed_from_midi_and_grid_file(tiny_model_dir, tmp_path, pattern_b):
+    midi = tmp_path / "in.mid"
+    write_drum_midi(Pattern.concat([pattern_b, Pattern.empty()]), midi)
+    result = run(
+        "generate", "--seed-midi", str(midi), "--model", str(tiny_model_dir), "--out", str(tmp_path / "m"), "--json"
+    )
+    assert json.loads(result.stdout)["seed"]["grid"] == pattern_b.grid_rows()
+    grid = tmp_path / "seed.txt"
+    grid.write_text(pattern_b.to_grid())
+    result = run(
+        "generate",
+        "--seed-grid-file",
+        str(grid),
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "g"),
+        "--json",
+    )
+    assert json.loads(result.stdout)["seed"]["grid"] == pattern_b.grid_rows()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--groove", "fnuk"], "did you mean funk"),
+        (["--seed-grid", "kick x...\\nsnare ...."], "grid"),
+        (
+            [
+                "--seed-grid",
+                "kick   x.......x.......\\nsnare  ....x.......x...\\nclosed x.x.x.x.x.x.x.x.\\nopen   ................\\ntoms   .........o......",
+            ],
+            "row 'toms', column 17",
+        ),
+        (["--seed-midi", "no/such/file.mid"], "no/such/file.mid"),
+        (["--syncopation", "loud"], "syncopation target 'loud'"),
+        (["--groove", "rock", "--seed-grid-file", "x.txt"], "choose one seed"),
+        (["--tempo", "0"], "--tempo"),
+        (["--open-as", "cowbell"], "--open-as"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_model_dir, tmp_path, args, message):
+    out = tmp_path / "out"
+    result = run("generate", *args, "--model", str(tiny_model_dir), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error:")
+    assert not out.exists()
+
+
+def test_unwritable_output_folder(tiny_model_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run("generate", "--model", str(tiny_model_dir), "--out", str(blocker))
+    assert result.exit_code == 2 and "is a file" in result.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_grooves_lists_the_library():
+    result = run("grooves")
+    assert result.exit_code == 0 and "bossa-nova" in result.stdout and "reggae-one-drop" in result.stdout
+
+
+def _drive_in_pty(command: list[str], answers: list[str], cwd: Path, timeout: float = 60.0) -> tuple[int, str]:
+    """Run a command on a pseudo-terminal, answer each prompt line as it appears, return (exit code, screen)."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal, cwd=cwd, close_fds=True)
+    os.close(terminal)
+    screen, pending, deadline = "", list(answers), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(controller, 4096).decode(errors="replace")
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+            while pending and screen.count("]:") > len(answers) - len(pending):
+                os.write(controller, (pending.pop(0) + "\n").encode())
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=10)
+    os.close(controller)
+    return process.returncode, screen
+
+
+def test_interactive_prompt_through_a_pseudo_terminal(tiny_model_dir, tmp_path):
+    jaki = Path(sys.executable).with_name("jaki")
+    command = [
+        str(jaki),
+        "generate",
+        "--groove",
+        "rock",
+        "--model",
+        str(tiny_model_dir),
+        "--method",
+        "greedy",
+        "--out",
+        "o",
+        "--seed",
+        "2",
+    ]
+    code, screen = _drive_in_pty(command, ["high", "", "1", ""], tmp_path)
+    assert code == 0, screen
+    assert "cymbal density [low" in screen and "repetition [low" in screen
+    assert (tmp_path / "o" / "tuned.mid").is_file()
+
+
+def test_no_prompt_without_a_terminal(tiny_model_dir, tmp_path):
+    jaki = Path(sys.executable).with_name("jaki")
+    done = subprocess.run(
+        [str(jaki), "generate", "--model", str(tiny_model_dir), "--out", "o", "--seed", "2"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "Targets" not in done.stderr + done.stdout
+
+
+def test_shipped_models_tune_toward_the_targets(tmp_path):
+    result = run(
+        "generate",
+        "--groove",
+        "rock",
+        "--syncopation",
+        "high",
+        "--repetition",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["method"] == "agent"
+    assert set(document["targets"]) == {"syncopation", "repetition"}
+    for feature, target in document["targets"].items():
+        value = document["tuned"]["features"][feature]
+        assert target["value"] == value
+        assert target["met"] == (target["band"][0] <= value <= target["band"][1])
+    assert document["targets"]["repetition"]["level"] == "high"
+    assert all(target["met"] for target in document["targets"].values())
+    tuned = read_drum_midi(Path(document["files"]["tuned"])).bars[0].pattern
+    assert tuned.grid_rows() == document["tuned"]["grid"]
+    assert document["timing_ms"]["tuning"] < 1000
+
+
+def test_out_of_range_number_target_is_refused(tmp_path):
+    result = run("generate", "--groove", "rock", "--drum-density", "60", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "out of range" in result.stderr
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,118 @@
+import shutil
+import wave
+
+import mido
+import numpy as np
+import pytest
+
+from jaki.errors import JakiInputError
+from jaki.generate import (
+    generate,
+    parse_target,
+    random_groove,
+    seed_from_grid,
+    seed_from_groove,
+    seed_from_midi,
+    write_generation,
+)
+from jaki.midi import read_drum_midi, write_drum_midi
+from jaki.pattern import Pattern
+from jaki.weights import load_model
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    return load_model(tiny_model_dir)
+
+
+def test_parse_target_accepts_levels_original_digits_and_numbers():
+    assert parse_target("syncopation", "High") == "high"
+    assert parse_target("syncopation", "0") == "low"
+    assert parse_target("syncopation", "2") == "high"
+    assert parse_target("syncopation", "7") == 7.0
+    assert parse_target("repetition", "0.5") == 0.5
+    assert parse_target("repetition", "") is None
+    with pytest.raises(JakiInputError, match="syncopation target 'loud'"):
+        parse_target("syncopation", "loud")
+
+
+def test_seeds_from_groove_grid_and_random(pattern_a):
+    assert seed_from_groove("rock").pattern.grid_rows()["snare"] == "....x.......x..."
+    assert seed_from_grid(pattern_a.to_grid()).pattern == pattern_a
+    first = random_groove(np.random.default_rng(3))
+    assert random_groove(np.random.default_rng(3)) == first
+    with pytest.raises(JakiInputError, match="one bar"):
+        seed_from_grid(Pattern.concat([pattern_a, pattern_a]).to_grid())
+    with pytest.raises(JakiInputError, match="empty"):
+        seed_from_grid(Pattern.empty().to_grid())
+
+
+def test_seed_from_midi_takes_the_first_bar_with_hits_or_the_numbered_bar(tmp_path, pattern_a, pattern_b):
+    path = tmp_path / "two.mid"
+    write_drum_midi(Pattern.concat([Pattern.empty(), pattern_a, pattern_b]), path, tempo_bpm=90)
+    assert seed_from_midi(path).pattern.binary() == pattern_a
+    seed = seed_from_midi(path, bar=3)
+    assert seed.pattern.binary() == pattern_b and seed.tempo_bpm == pytest.approx(90)
+    with pytest.raises(JakiInputError, match="bar 9 is not a usable 4/4 bar"):
+        seed_from_midi(path, bar=9)
+
+
+def test_generate_continues_each_bar_from_the_previous(tiny, pattern_a):
+    result = generate(seed_from_grid(pattern_a.to_grid()), n_bars=3, model=tiny)
+    assert result.continuation.n_bars == 3
+    bar1 = tiny.model.generate(pattern_a.categories()[None], greedy=True)
+    assert result.continuation.bar(0).categories().tolist() == bar1[0].tolist()
+    bar2 = tiny.model.generate(bar1, greedy=True)
+    assert result.continuation.bar(1).categories().tolist() == bar2[0].tolist()
+
+
+def test_sampling_is_reproducible_from_the_seed_value(tiny, pattern_a):
+    seed = seed_from_grid(pattern_a.to_grid())
+    one = generate(seed, temperature=1.0, seed_value=5, model=tiny, n_bars=2)
+    assert generate(seed, temperature=1.0, seed_value=5, model=tiny, n_bars=2).continuation == one.continuation
+    others = {generate(seed, temperature=1.0, seed_value=s, model=tiny).continuation for s in range(6)}
+    assert len(others) > 1
+
+
+def test_write_generation_writes_all_files_and_never_overwrites(tiny, tmp_path, pattern_b):
+    result = generate(seed_from_grid(pattern_b.to_grid()), model=tiny)
+    files = write_generation(result, tmp_path / "out", tempo_bpm=96)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "continuation.mid",
+        "loop.mid",
+        "seed.mid",
+        "tuned.mid",
+    ]
+    loop = read_drum_midi(files["loop"])
+    assert [bar.pattern.binary() for bar in loop.bars] == [pattern_b, result.result]
+    assert mido.MidiFile(files["seed"]).tracks[1][1].channel == 9
+    before = files["seed"].read_bytes()
+    with pytest.raises(JakiInputError, match="use --force"):
+        write_generation(result, tmp_path / "out", tempo_bpm=120)
+    assert files["seed"].read_bytes() == before
+    write_generation(result, tmp_path / "out", tempo_bpm=120, force=True)
+    assert files["seed"].read_bytes() != before
+
+
+def test_png_is_drawn(tiny, tmp_path, pattern_a):
+    result = generate(seed_from_grid(pattern_a.to_grid()), model=tiny)
+    files = write_generation(result, tmp_path, tempo_bpm=100, png=True)
+    assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth is not installed")
+def test_wav_is_rendered_with_fluidsynth(tiny, tmp_path, pattern_a):
+    result = generate(seed_from_grid(pattern_a.to_grid()), model=tiny)
+    files = write_generation(result, tmp_path, tempo_bpm=120, wav=True)
+    with wave.open(str(files["wav"])) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+    assert seconds >= 3.9  # two bars at 120 BPM
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_missing_fluidsynth_names_the_package_and_leaves_no_files(tiny, tmp_path, pattern_a, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    result = generate(seed_from_grid(pattern_a.to_grid()), model=tiny)
+    with pytest.raises(JakiInputError, match="apt-get install fluidsynth"):
+        write_generation(result, tmp_path / "out", tempo_bpm=120, wav=True)
+    assert not (tmp_path / "out").exists()

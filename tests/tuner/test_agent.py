@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from jaki.errors import JakiInputError
+from jaki.tuner.agent import DQNConfig, QNetwork, TuningAgent, load_agent
+from jaki.tuner.reward import RewardConfig
+from jaki.tuner.targets import Targets, target_arrays
+
+SMALL = dict(width=32, layers=1, heads=2, action_width=32)
+
+
+def _agent(bands, seed: int = 0) -> TuningAgent:
+    config = DQNConfig(seed=seed, **SMALL)
+    torch.manual_seed(seed)
+    return TuningAgent(QNetwork(config), config, RewardConfig(), bands, {"note": "untrained"})
+
+
+def test_q_network_scores_all_actions_and_chosen_actions_alike(scorer, bands, pattern_a, pattern_b):
+    agent = _agent(bands)
+    problem = agent.problem(scorer)
+    starts = np.stack([pattern_a.categories(), pattern_b.categories()])
+    batch = problem.start(starts, starts, target_arrays([Targets(drum_density="high")] * 2, bands))
+    with torch.no_grad():
+        from jaki.tuner.agent import network_inputs
+
+        inputs = network_inputs(problem, batch)
+        every = agent.network(inputs)
+        actions = torch.tensor([5, 512])
+        chosen = agent.network(inputs, actions)
+    assert every.shape == (2, 513)
+    assert every[:, 512].tolist() == [0.0, 0.0]  # stopping is worth exactly 0
+    torch.testing.assert_close(chosen, every[torch.arange(2), actions])
+
+
+def test_save_then_load_gives_identical_q_values(tmp_path, scorer, bands, pattern_b):
+    agent = _agent(bands, seed=3)
+    agent.save(tmp_path / "agent")
+    loaded = load_agent(tmp_path / "agent")
+    assert loaded.config == agent.config and loaded.reward == agent.reward and loaded.bands == bands
+    assert loaded.metadata == {"note": "untrained"}
+    problem = agent.problem(scorer)
+    start = pattern_b.categories()
+    batch = problem.start(start, start, target_arrays(Targets(syncopation="high", repetition="low"), bands))
+    torch.testing.assert_close(agent.q_values(problem, batch), loaded.q_values(problem, batch), rtol=0, atol=0)
+    with pytest.raises(JakiInputError, match="exists"):
+        agent.save(tmp_path / "agent")
+
+
+def test_loading_a_folder_without_an_agent_is_an_input_error(tmp_path):
+    with pytest.raises(JakiInputError, match="not an agent folder"):
+        load_agent(tmp_path)

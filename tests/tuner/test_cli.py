@@ -1,0 +1,49 @@
+"""``jaki train-tuner`` and ``jaki evaluate-tuner`` end to end on a tiny model and dataset, and their errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from jaki.cli.main import app
+from jaki.tuner import load_agent
+from test_cli_model import tiny_dataset
+
+runner = CliRunner()
+
+
+def test_train_then_evaluate_the_tuner(tmp_path: Path, tiny_model_dir: Path) -> None:
+    data = tiny_dataset(tmp_path / "tiny.npz")
+    out = tmp_path / "agent"
+    train = ["train-tuner", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(out), "--steps", "6"]
+    result = runner.invoke(app, train)
+    assert result.exit_code == 0, result.output
+    agent = load_agent(out)
+    assert agent.config.total_steps == 6 and agent.metadata["training"]["phases"][0]["vector_steps"] == 6
+    assert agent.metadata["continuation_model"]["dir"] == str(tiny_model_dir)
+
+    again = runner.invoke(app, train)
+    assert again.exit_code == 2 and "exists (use --force to overwrite)" in again.output
+
+    resumed = tmp_path / "resumed"
+    result = runner.invoke(app, [*train[:-4], "--out", str(resumed), "--steps", "3", "--resume", str(out)])
+    assert result.exit_code == 0, result.output
+    phases = load_agent(resumed).metadata["training"]["phases"]
+    assert [phase["vector_steps"] for phase in phases] == [6, 3]
+
+    evaluate = ["evaluate-tuner", "--model", str(tiny_model_dir), "--data", str(data), "--agent", str(out)]
+    evaluate += ["--ablation", str(out), "--seeds", "2", "--combos", "1", "--slow-cases", "4", "--refine-cases", "1"]
+    result = runner.invoke(app, [*evaluate, "--refine-steps", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["cases"] == 2 * 4 and report["refine_cases"] == 1
+    methods = {row["method"] for row in report["rows"]}
+    assert {"none", "random", "greedy", "agent", "refine", "ablation"} <= methods
+
+
+def test_bad_combos_is_an_input_error(tmp_path: Path, tiny_model_dir: Path) -> None:
+    data = tiny_dataset(tmp_path / "tiny.npz")
+    result = runner.invoke(app, ["evaluate-tuner", "--data", str(data), "--combos", "lots"])
+    assert result.exit_code == 2 and "--combos 'lots'" in result.output

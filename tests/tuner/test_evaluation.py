@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from jaki.features import tuner_feature_values
+from jaki.tuner import DQNConfig, TuningAgent
+from jaki.tuner.agent import QNetwork
+from jaki.tuner.evaluation import evaluate_tuner, evaluation_cases
+from jaki.tuner.reward import RewardConfig, requests_met
+from jaki.tuner.tuning import RefineConfig
+
+
+@pytest.fixture
+def agent(bands) -> TuningAgent:
+    config = DQNConfig(width=32, layers=1, heads=2, action_width=32)
+    torch.manual_seed(0)
+    return TuningAgent(QNetwork(config), config, RewardConfig(), bands, {})
+
+
+def test_cases_are_every_seed_times_every_combination(bands, pattern_a, pattern_b):
+    seeds = np.stack([pattern_a.categories(), pattern_b.categories()])
+    _, case_bars, _ = evaluation_cases(seeds, seeds, bands, None, np.random.default_rng(0))
+    assert len(case_bars) == 2 * 255
+    sampled = evaluation_cases(seeds, seeds, bands, 5, np.random.default_rng(0))[2]
+    assert np.bincount(sampled.requested.sum(axis=1)).tolist() == [0, 10, 10, 10, 10]
+
+
+def test_one_table_for_every_method(scorer, bands, agent, pattern_a, pattern_b):
+    seeds = np.stack([pattern_a.categories(), pattern_b.categories()])
+    report = evaluate_tuner(
+        scorer,
+        bands,
+        seeds,
+        seeds,
+        agent=agent,
+        ablation=agent,
+        combos=3,
+        slow_cases=8,
+        timing_cases=4,
+        refine=RefineConfig(steps=4, n_envs=2),
+    )
+    methods = {row.method for row in report.rows}
+    assert methods == {
+        "none",
+        "random",
+        "greedy",
+        "agent",
+        "refine",
+        "ablation",
+        "agent (on greedy's cases)",
+        "agent (on refine's cases)",
+    }
+    # The untuned bars' share of met requests, computed directly.
+    _, case_bars, targets = evaluation_cases(seeds, seeds, bands, 3, np.random.default_rng(0))
+    untuned = requests_met(tuner_feature_values(case_bars), targets).sum() / targets.requested.sum()
+    none = next(r for r in report.rows if r.method == "none" and r.requested_features == "all")
+    assert none.request_success == pytest.approx(untuned) and none.mean_edits == 0
+    agent_row = next(r for r in report.rows if r.method == "agent" and r.requested_features == "all")
+    assert agent_row.request_success == 1.0 and agent_row.median_ms is not None
+    assert report.forward_ms > 0 and report.cases == 24
