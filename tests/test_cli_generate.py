@@ -257,3 +257,42 @@ def test_out_of_range_number_target_is_refused(tmp_path):
     result = run("generate", "--groove", "rock", "--drum-density", "60", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "out of range" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_seed_midi_without_a_usable_four_four_bar(tiny_model_dir, tmp_path):
+    import mido
+
+    track = mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=4)])
+    for _ in range(6):
+        track += [
+            mido.Message("note_on", channel=9, note=36, velocity=100),
+            mido.Message("note_off", channel=9, note=36, time=480),
+        ]
+    waltz = tmp_path / "waltz.mid"
+    mido.MidiFile(tracks=[track]).save(waltz)
+    result = run("generate", "--seed-midi", str(waltz), "--model", str(tiny_model_dir), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "4/4" in result.stderr and "waltz.mid" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_multi_bar_output_and_pictures(tmp_path):
+    result = run(
+        "generate",
+        "--groove",
+        "rock",
+        "--bars",
+        "3",
+        "--cymbal-density",
+        "low",
+        "--seed",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--png",
+        "--json",
+    )
+    document = json.loads(result.stdout)
+    assert len(document["tuned"]["bars"]) == 3 and len(document["targets"]["cymbal_density"]["values"]) == 3
+    loop = read_drum_midi(Path(document["files"]["loop"]))
+    assert len(loop.bars) == 4
+    assert (tmp_path / "patterns.png").read_bytes()[:4] == b"\x89PNG"

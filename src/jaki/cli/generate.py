@@ -313,17 +313,19 @@ def _as_json(generation: Generation, files: dict[str, Path]) -> dict:
 def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm: float) -> None:
     console = Console()
     console.print(f"[bold]seed[/bold]: {generation.seed.source}    [bold]random seed[/bold]: {generation.seed_value}")
-    grid = Table(box=None, pad_edge=False)
-    grid.add_column("")
     columns = [("seed", generation.seed.pattern), ("continuation", generation.continuation)]
     if generation.tuned is not None:
         columns.append(("tuned", generation.tuned))
-    for title, _ in columns:
-        grid.add_column(title)
-    rows = {title: pattern.to_grid(" ").splitlines() for title, pattern in columns}
-    for p, part in enumerate(PARTS):
-        grid.add_row(part, *(rows[title][p].split(maxsplit=1)[1] for title, _ in columns))
-    console.print(grid)
+    side_by_side = 8 + sum(pattern.n_bars * 17 + 2 for _, pattern in columns) <= console.width
+    for group in [columns] if side_by_side else [[column] for column in columns]:
+        grid = Table(box=None, pad_edge=False)
+        grid.add_column("")
+        for title, _ in group:
+            grid.add_column(title)
+        rows = {title: pattern.to_grid(" ").splitlines() for title, pattern in group}
+        for p, part in enumerate(PARTS):
+            grid.add_row(part, *(rows[title][p].split(maxsplit=1)[1] for title, _ in group))
+        console.print(grid)
 
     features = Table("feature", *(title for title, _ in columns), "target", "met", box=None)
     outcomes = {outcome.feature: outcome for outcome in generation.outcomes}
