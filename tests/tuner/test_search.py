@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaki.features import tuner_feature_values
+from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
 from jaki.tuner.env import TuningProblem
 from jaki.tuner.reward import RewardConfig
-from jaki.tuner.search import hill_climb, random_edits, repair
-from jaki.tuner.targets import Targets, target_arrays
+from jaki.tuner.scorer import TableScorer
+from jaki.tuner.search import hill_climb, polish, random_edits, repair
+from jaki.tuner.targets import Targets, level_combinations, target_arrays
 
 REQUESTS = [
     Targets(drum_density="high", syncopation="high"),
@@ -50,3 +53,25 @@ def test_repair_meets_every_reachable_request(scorer, bands, pattern_a, pattern_
     assert made.tolist() == batch.edits.tolist() and np.all(made > 0)
     again = repair(problem, batch, budget=16)
     assert again.tolist() == [0, 0, 0]
+
+
+def test_polish_keeps_met_requests_and_never_lowers_the_potential(bands, pattern_a, pattern_b):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=2.0, size=(STEPS_PER_BAR, N_CATEGORIES, N_CATEGORIES))
+    scorer = TableScorer(logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True)))
+    problem = TuningProblem(scorer, bands, RewardConfig(), max_edits=16)
+    combos = level_combinations()
+    bars = np.stack([pattern_a.categories(), pattern_b.categories()])[np.arange(2 * len(combos)) % 2]
+    batch = problem.start(bars, bars, target_arrays(combos + combos, bands))
+    random_edits(problem, batch, budget=6, rng=rng)  # unlikely edits, most requests met: room to polish
+    met, edits = problem.met(batch), (batch.bar != batch.start).sum(axis=1)
+    before = batch.potential - problem.reward.edit_cost * edits
+
+    moves = polish(problem, batch, passes=3, checked=16)
+    after_edits = (batch.bar != batch.start).sum(axis=1)
+    after = batch.potential - problem.reward.edit_cost * after_edits
+    assert np.all(problem.met(batch) >= met)  # every met request stays met
+    assert np.all(after >= before - 1e-9) and np.all(after_edits <= edits)
+    assert np.all(after[moves > 0] > before[moves > 0]) and (moves > 0).mean() > 0.5
+    np.testing.assert_allclose(batch.log_likelihood, scorer(batch.seed, batch.bar))
+    np.testing.assert_array_equal(batch.values, tuner_feature_values(batch.bar))

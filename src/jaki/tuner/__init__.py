@@ -20,7 +20,11 @@ Methods (``method=``):
   in ``jaki/assets/tuner``). At each step its 4 best edits by Q are re-scored with the model's exact
   log-likelihood (one batched model call; only a change worse than the agent's estimate is charged), and once it
   stops, the safety net (:func:`jaki.tuner.search.repair`: feature-greedy edits, likelier first) finishes any
-  request still unmet. Milliseconds; ``TuneResult.repaired_edits`` says what the net added.
+  request still unmet. Then a likelihood polish (:func:`jaki.tuner.search.polish`, two passes) re-chooses the edits
+  by the exact log-likelihood: per pass, the 8 most promising alternatives (another category for an edited step,
+  its untuned category back, or the edit moved to an unedited step) that keep every met request inside its band
+  are scored in one batched model call, and the one that raises the potential most is made. It never adds an edit
+  or breaks a met request. Milliseconds; ``TuneResult.repaired_edits`` says what the net added.
 * ``"refine"``: per-seed refinement: the agent keeps training on this one pattern and these targets for
   ``RefineConfig(steps, seconds)``, reporting ``TrainProgress`` to ``progress``; the better episode is kept.
 * ``"greedy"``: hill-climbing on the same reward (best single edit each step, every edit scored by the model).

@@ -26,7 +26,16 @@ from typing import ClassVar
 import gymnasium as gym
 import numpy as np
 
-from jaki.features import FEATURE_RANGES, TUNER_FEATURES, FeatureBands, tuner_feature_values
+from jaki.features import (
+    CATEGORY_CYMBAL,
+    CATEGORY_DRUM_HITS,
+    FEATURE_RANGES,
+    SYNCOPATION_GAIN_AFTER_NEXT,
+    SYNCOPATION_GAIN_NEXT,
+    TUNER_FEATURES,
+    FeatureBands,
+    tuner_feature_values,
+)
 from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES, REST, STEPS_PER_BAR
 from jaki.tuner.reward import (
     RewardConfig,
@@ -47,14 +56,12 @@ LOG_PROB_FLOOR = -30.0  # per-step log-probabilities are clipped here in observa
 _RANGE_LO = np.array([FEATURE_RANGES[f][0] for f in TUNER_FEATURES])
 _RANGE_SPAN = np.array([FEATURE_RANGES[f][1] - FEATURE_RANGES[f][0] for f in TUNER_FEATURES])
 
-# Per-category tables behind the incremental feature update, derived from CATEGORY_PARTS as features.py does.
+# Per-category tables behind the incremental feature update: features.py's own tables, as floats.
 _BITS = CATEGORY_PARTS.astype(np.float64)  # (32, 5)
-_CYMBAL = (CATEGORY_PARTS[:, 2] | CATEGORY_PARTS[:, 3]).astype(np.float64)
-_DRUMS = CATEGORY_PARTS[:, [0, 1, 4]].sum(axis=1).astype(np.float64)
+_CYMBAL = CATEGORY_CYMBAL.astype(np.float64)
+_DRUMS = CATEGORY_DRUM_HITS.astype(np.float64)
 _SOUNDING = (np.arange(N_CATEGORIES) != REST).astype(np.float64)
-_PROFILE = np.array([5, 1, 2, 1, 3, 1, 2, 1, 4, 1, 2, 1, 3, 1, 2, 1])
-_GAIN_1 = np.maximum(np.roll(_PROFILE, -1) - _PROFILE, 0)
-_GAIN_2 = np.maximum(np.roll(_PROFILE, -2) - _PROFILE, 0)
+_GAIN_1, _GAIN_2 = SYNCOPATION_GAIN_NEXT, SYNCOPATION_GAIN_AFTER_NEXT
 
 
 def _hit_score(step: np.ndarray, next_hit: np.ndarray, after_next_hit: np.ndarray) -> np.ndarray:

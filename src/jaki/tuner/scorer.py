@@ -66,16 +66,25 @@ class TableScorer:
 
 
 class ModelScorer:
-    """The continuation model as a scorer (moved to ``device``); batches are cut into ``batch_size`` chunks."""
+    """The continuation model as a scorer (moved to ``device``); batches are cut into ``batch_size`` chunks.
+
+    A shared seed's encoding is kept between calls, so the model's weights must not change while it is in use.
+    """
 
     def __init__(self, model: torch.nn.Module, *, batch_size: int = 4096, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        # Built on every tune() call: moving and switching an already placed, evaluating model is skipped.
+        parameter = next(model.parameters(), None)
+        if parameter is not None and parameter.device != self.device:
+            model = model.to(self.device)
+        self.model = model.eval() if model.training else model
         self.batch_size = batch_size
+        # The last shared seed's encoding (the model's weights must not change while the scorer is in use).
+        self._encoding: tuple[bytes, tuple] | None = None
 
     def _chunks(self, seed_bars: np.ndarray, bars: np.ndarray):
         seed_bars, bars = _broadcast_seeds(seed_bars, bars)
-        shared_seed = len(np.unique(seed_bars, axis=0)) == 1
+        shared_seed = bool((seed_bars == seed_bars[:1]).all())
         for start in range(0, len(bars), self.batch_size):
             chunk = slice(start, start + self.batch_size)
             seeds = seed_bars[:1] if shared_seed else seed_bars[chunk]
@@ -84,15 +93,33 @@ class ModelScorer:
                 torch.tensor(bars[chunk], device=self.device),
             )
 
+    def forget_seed(self) -> None:
+        """Drop the kept encoding of the last shared seed (for timing a cold call)."""
+        self._encoding = None
+
+    def _log_probs(self, seeds: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced log-probabilities (B, 16, 32). A single shared seed is encoded once and its encoding kept
+        for the next calls with the same seed (a tuning episode scores many batches after one seed)."""
+        batch = len(chunk)
+        if len(seeds) != 1 or not getattr(self.model, "autoregressive", False):
+            return F.log_softmax(self.model(seeds.expand(batch, -1), chunk), dim=-1)
+        key = seeds.cpu().numpy().tobytes()
+        if self._encoding is None or self._encoding[0] != key:
+            self._encoding = (key, self.model._encode(seeds))
+        context, (h, c) = self._encoding[1]
+        state = (h.expand(-1, batch, -1).contiguous(), c.expand(-1, batch, -1).contiguous())
+        logits = self.model._teacher_forced(seeds.expand(batch, -1), chunk, context.expand(batch, -1, -1), state)
+        return F.log_softmax(logits, dim=-1)
+
     @torch.no_grad()
     def __call__(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
-        # ContinuationModel.log_likelihood encodes a single shared seed once for all candidates.
-        scores = [self.model.log_likelihood(seeds, chunk) for seeds, chunk in self._chunks(seed_bars, bars)]
+        scores = [
+            self._log_probs(seeds, chunk).gather(-1, chunk[..., None])[..., 0].sum(dim=1)
+            for seeds, chunk in self._chunks(seed_bars, bars)
+        ]
         return torch.cat(scores).double().cpu().numpy()
 
     @torch.no_grad()
     def step_log_probs(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
-        out = []
-        for seeds, chunk in self._chunks(seed_bars, bars):
-            out.append(F.log_softmax(self.model(seeds.expand(len(chunk), -1), chunk), dim=-1))
+        out = [self._log_probs(seeds, chunk) for seeds, chunk in self._chunks(seed_bars, bars)]
         return torch.cat(out).double().cpu().numpy()

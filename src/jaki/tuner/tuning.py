@@ -16,7 +16,7 @@ from jaki.tuner.agent import TuningAgent, load_agent
 from jaki.tuner.env import TuningBatch, TuningProblem
 from jaki.tuner.reward import RewardConfig, potential
 from jaki.tuner.scorer import ModelScorer, Scorer
-from jaki.tuner.search import hill_climb, random_edits, repair
+from jaki.tuner.search import hill_climb, polish, random_edits, repair
 from jaki.tuner.targets import TargetArrays, Targets, target_arrays
 from jaki.tuner.training import TrainingPool, TrainProgress, train_agent
 
@@ -24,6 +24,8 @@ METHODS = ("agent", "greedy", "refine", "random", "none")
 REPAIR_BUDGET = 16  # safety-net edits allowed after the agent's episode
 CHECKED_EDITS = 4  # the agent's best edits re-scored with the exact log-likelihood at each step
 STOP_MARGIN = 0.2  # an agent's edit must be worth more than this (in reward units) to be made
+POLISH_PASSES = 2  # passes of the likelihood polish after the agent's episode and the safety net
+POLISH_CHECKED = 8  # polish candidates per pattern scored exactly at each pass (one batched model call)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ def tune_batch(
     """Tune B (seed, bar 2) pairs with one method; see :mod:`jaki.tuner` for the methods.
 
     ``reward`` defaults to the agent's (so that every method optimises the same reward); ``budget`` bounds the edits
-    of greedy and random search (the agent's own budget is its ``max_edits``, plus the safety net's).
+    of greedy and random search (the agent's own budget is its ``max_edits``, plus the safety net's). The agent
+    method ends with the likelihood polish (:func:`jaki.tuner.search.polish`, ``POLISH_PASSES`` passes of
+    ``POLISH_CHECKED`` exactly scored candidates; skipped when ``reward.closeness`` is 0, as for the ablation).
     """
     if method not in METHODS:
         raise JakiInputError(f"tuning method {method!r}: unknown (expected one of {', '.join(METHODS)})")
@@ -115,6 +119,8 @@ def tune_batch(
         rescore = np.flatnonzero(repaired > 0) if method == "agent" and reward.closeness > 0 else np.arange(len(batch))
         if rescore.size:
             batch.log_likelihood[rescore] = scorer(batch.seed[rescore], batch.bar[rescore])
+        if method == "agent" and reward.closeness > 0:
+            polish(problem, batch, POLISH_PASSES, POLISH_CHECKED)
         return _finish(problem, batch, started, repaired, exact_known=True)
     problem = _problem(scorer, bands, reward, budget, exact=method == "greedy")
     batch = problem.start(seed_bars, bars, targets)
