@@ -26,7 +26,8 @@ Methods (``method=``):
   are scored in one batched model call, and the one that raises the potential most is made. It never adds an edit
   or breaks a met request. Milliseconds; ``TuneResult.repaired_edits`` says what the net added.
 * ``"refine"``: per-seed refinement: the agent keeps training on this one pattern and these targets for
-  ``RefineConfig(steps, seconds)``, reporting ``TrainProgress`` to ``progress``; the better episode is kept.
+  ``RefineConfig(steps, seconds)``, reporting ``TrainProgress`` to ``progress``; the better episode is kept,
+  then polished as above.
 * ``"greedy"``: hill-climbing on the same reward (best single edit each step, every edit scored by the model).
 * ``"random"``: random edits until every request is met or ``budget`` edits; ``"none"``: the continuation as is.
 

@@ -95,7 +95,7 @@ def tune_batch(
 
     ``reward`` defaults to the agent's (so that every method optimises the same reward); ``budget`` bounds the edits
     of greedy and random search (the agent's own budget is its ``max_edits``, plus the safety net's). The agent
-    method ends with the likelihood polish (:func:`jaki.tuner.search.polish`, ``POLISH_PASSES`` passes of
+    and refine methods end with the likelihood polish (:func:`jaki.tuner.search.polish`, ``POLISH_PASSES`` passes of
     ``POLISH_CHECKED`` exactly scored candidates; skipped when ``reward.closeness`` is 0, as for the ablation).
     """
     if method not in METHODS:
@@ -119,7 +119,7 @@ def tune_batch(
         rescore = np.flatnonzero(repaired > 0) if method == "agent" and reward.closeness > 0 else np.arange(len(batch))
         if rescore.size:
             batch.log_likelihood[rescore] = scorer(batch.seed[rescore], batch.bar[rescore])
-        if method == "agent" and reward.closeness > 0:
+        if reward.closeness > 0:
             polish(problem, batch, POLISH_PASSES, POLISH_CHECKED)
         return _finish(problem, batch, started, repaired, exact_known=True)
     problem = _problem(scorer, bands, reward, budget, exact=method == "greedy")
