@@ -144,8 +144,34 @@ class TuningBatch:
     potential: np.ndarray  # (B,) Φ of the current bar
     edits: np.ndarray  # (B,) edits made so far
 
+    ARRAYS: ClassVar[tuple[str, ...]] = (
+        "seed",
+        "bar",
+        "start",
+        "step_log_probs",
+        "values",
+        "log_likelihood",
+        "start_log_likelihood",
+        "potential",
+        "edits",
+    )
+
     def __len__(self) -> int:
         return len(self.bar)
+
+    def replace_rows(self, rows: np.ndarray, fresh: TuningBatch) -> None:
+        """Put ``fresh``'s episodes (targets included) in place of ``rows``, e.g. episodes that just ended."""
+        for name in self.ARRAYS:
+            getattr(self, name)[rows] = getattr(fresh, name)
+        for name in ("kind", "lo", "hi"):
+            getattr(self.targets, name)[rows] = getattr(fresh.targets, name)
+
+    @classmethod
+    def concat(cls, batches: list[TuningBatch]) -> TuningBatch:
+        return cls(
+            targets=TargetArrays.concat([batch.targets for batch in batches]),
+            **{name: np.concatenate([getattr(batch, name) for batch in batches]) for name in cls.ARRAYS},
+        )
 
 
 class TuningProblem:

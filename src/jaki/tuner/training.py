@@ -31,7 +31,7 @@ from jaki.tuner.agent import (
     on_device,
     state_inputs,
 )
-from jaki.tuner.env import N_EDITS, STOP, TuningBatch, TuningProblem, action_mask
+from jaki.tuner.env import N_EDITS, STOP, TuningProblem, action_mask
 from jaki.tuner.reward import RewardConfig
 from jaki.tuner.scorer import Scorer
 from jaki.tuner.targets import N_FEATURES, TargetArrays, sample_level_targets
@@ -184,7 +184,7 @@ def train_agent(
             fresh = problem.start(
                 pool.seed[fresh_index], pool.start[fresh_index], fresh_targets, pool.step_log_probs[fresh_index]
             )
-            _replace_rows(batch, rows, fresh)
+            batch.replace_rows(rows, fresh)
             pool_index[rows] = fresh_index
             episode_return[rows] = 0.0
 
@@ -235,23 +235,6 @@ def _random_legal(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
     scores = rng.random(mask.shape)
     scores[~mask] = -1.0
     return scores.argmax(axis=1)
-
-
-def _replace_rows(batch: TuningBatch, rows: np.ndarray, fresh: TuningBatch) -> None:
-    for name in (
-        "seed",
-        "bar",
-        "start",
-        "step_log_probs",
-        "values",
-        "log_likelihood",
-        "start_log_likelihood",
-        "potential",
-        "edits",
-    ):
-        getattr(batch, name)[rows] = getattr(fresh, name)
-    for name in ("kind", "lo", "hi"):
-        getattr(batch.targets, name)[rows] = getattr(fresh.targets, name)
 
 
 def _gradient_step(

@@ -177,21 +177,7 @@ def _refine(
             )
             candidates.append((float(phi[0]) - problem.reward.edit_cost * int((episode.bar != start).sum()), episode))
         results.append(max(candidates, key=lambda item: item[0])[1])
-    merged = results[0]
-    for name in (
-        "seed",
-        "bar",
-        "start",
-        "step_log_probs",
-        "values",
-        "log_likelihood",
-        "start_log_likelihood",
-        "potential",
-        "edits",
-    ):
-        setattr(merged, name, np.concatenate([getattr(r, name) for r in results]))
-    merged.targets = TargetArrays.concat([r.targets for r in results])
-    return merged
+    return TuningBatch.concat(results)
 
 
 @dataclass(frozen=True)
