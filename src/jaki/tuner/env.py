@@ -225,21 +225,25 @@ class TuningProblem:
         rewards = np.zeros(len(batch))
         if rows.size:
             batch.bar[rows, actions[rows] // N_CATEGORIES] = actions[rows] % N_CATEGORIES
-            batch.values[rows] = tuner_feature_values(batch.bar[rows])
-            batch.log_likelihood[rows] = self.log_likelihood(batch, rows)
             before = batch.potential[rows]
-            batch.potential[rows] = potential(
-                batch.values[rows],
-                batch.log_likelihood[rows],
-                batch.start_log_likelihood[rows],
-                batch.targets.take(rows),
-                self.scales,
-                self.reward,
-            )
+            self.refresh(batch, rows, self.log_likelihood(batch, rows))
             rewards[rows] = step_reward(before, batch.potential[rows], np.ones(rows.size), self.reward)
             batch.edits[rows] += 1
         truncated = edit & (batch.edits >= self.max_edits)
         return rewards, ~edit, truncated
+
+    def refresh(self, batch: TuningBatch, rows: np.ndarray, log_likelihood: np.ndarray) -> None:
+        """After the bars of ``rows`` changed: store their log p and recompute their feature values and potential."""
+        batch.values[rows] = tuner_feature_values(batch.bar[rows])
+        batch.log_likelihood[rows] = log_likelihood
+        batch.potential[rows] = potential(
+            batch.values[rows],
+            batch.log_likelihood[rows],
+            batch.start_log_likelihood[rows],
+            batch.targets.take(rows),
+            self.scales,
+            self.reward,
+        )
 
     def log_likelihood(self, batch: TuningBatch, rows: np.ndarray) -> np.ndarray:
         """log p of the current bars of ``rows``: from the scorer, or estimated (see ``exact_likelihood``)."""

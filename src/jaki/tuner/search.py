@@ -19,7 +19,7 @@ import numpy as np
 from jaki.features import tuner_feature_values
 from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
 from jaki.tuner.env import N_EDITS, STOP, TuningBatch, TuningProblem, action_mask, candidate_values
-from jaki.tuner.reward import band_distances, feature_potential, potential
+from jaki.tuner.reward import band_distances, feature_potential
 
 
 def _candidate_feature_potential(problem: TuningProblem, batch: TuningBatch, rows: np.ndarray) -> np.ndarray:
@@ -160,16 +160,7 @@ def polish(problem: TuningProblem, batch: TuningBatch, passes: int = 2, checked:
             break
         changed = rows[picked]
         batch.bar[changed] = candidates[picked]
-        batch.values[changed] = tuner_feature_values(batch.bar[changed])
-        batch.log_likelihood[changed] = exact[picked]
-        batch.potential[changed] = potential(
-            batch.values[changed],
-            batch.log_likelihood[changed],
-            batch.start_log_likelihood[changed],
-            batch.targets.take(changed),
-            problem.scales,
-            problem.reward,
-        )
+        problem.refresh(batch, changed, exact[picked])
         moves[changed] += 1
     return moves
 
