@@ -60,12 +60,16 @@ def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:
     assert "epoch   2" in result.output and "saved" in result.output
     loaded = load_model(out)
     assert loaded.metadata["training"]["config"]["seed"] == 1
+    assert loaded.metadata["training"]["config"]["logit_adjustment"] == 0.2 and loaded.model.logit_offset.any()
     assert loaded.metadata["dataset"]["loops"] == {"train": 40, "validation": 10, "test": 10}
     assert set(loaded.bands) == {"cymbal_density", "drum_density", "syncopation", "repetition"}
     assert "copy bar 1" in loaded.metadata["evaluation"]["rows"]
 
     again = runner.invoke(app, ["train", "--data", str(data), "--out", str(out)])
     assert again.exit_code == 2 and "--force" in again.output
+    plain = runner.invoke(app, ["train", "--data", str(data), "--out", str(out), "--logit-adjustment", "0", "--force"])
+    assert plain.exit_code == 0 and "with logit adjustment 0)" in plain.output
+    assert not load_model(out).model.logit_offset.any()
 
     result = runner.invoke(app, ["evaluate", "--model", str(out), "--data", str(data), "--json", "--train-orig"])
     assert result.exit_code == 0, result.output

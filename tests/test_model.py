@@ -82,6 +82,31 @@ def test_sampling_is_reproducible_with_a_seeded_generator(arch: str) -> None:
     torch.testing.assert_close(sample(2, temperature=1e-8), model.generate(bar1, greedy=True))
 
 
+@pytest.mark.parametrize("arch", ["lstm", "orig"])
+def test_logit_adjustment_shifts_every_logit_by_minus_tau_log_frequency(arch: str) -> None:
+    model = tiny_model(arch)
+    bar1, bar2 = bars(3, 10), bars(3, 11)
+    plain = model(bar1, bar2)
+    frequencies = np.linspace(1.0, 32.0, N_CATEGORIES)  # category 0 rarest, 31 commonest
+    model.set_logit_adjustment(frequencies, 0.5)
+    offset = -0.5 * torch.log(torch.as_tensor(frequencies / frequencies.sum(), dtype=torch.float32))
+    torch.testing.assert_close(model(bar1, bar2), plain + offset)
+    # Likelihood and the argmax both see the adjusted distribution.
+    expected = F.log_softmax(plain + offset, dim=-1).gather(-1, bar2.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+    torch.testing.assert_close(model.log_likelihood(bar1, bar2), expected)
+    greedy = model.generate(bar1, greedy=True)
+    torch.testing.assert_close(model(bar1, greedy).argmax(dim=-1), greedy)
+    # A strong adjustment makes the rarest category the argmax everywhere; strength 0 undoes it.
+    model.set_logit_adjustment(frequencies, 1e3)
+    assert bool((model.generate(bar1, greedy=True) == 0).all())
+    model.set_logit_adjustment(frequencies, 0.0)
+    torch.testing.assert_close(model(bar1, bar2), plain)
+    with pytest.raises(ValueError, match="positive"):
+        model.set_logit_adjustment(np.zeros(N_CATEGORIES), 0.5)
+    with pytest.raises(ValueError, match=">= 0"):
+        model.set_logit_adjustment(frequencies, -1.0)
+
+
 def test_bad_inputs_raise() -> None:
     model = tiny_model()
     with pytest.raises(ValueError, match="categories"):

@@ -9,7 +9,7 @@ import torch
 from jaki.evaluation import frequency_table, score_model, score_step_table
 from jaki.model import ModelConfig
 from jaki.pattern import N_CATEGORIES
-from jaki.train import TrainConfig, mean_step_loss, train
+from jaki.train import TrainConfig, category_frequencies, mean_step_loss, train
 
 torch.set_num_threads(1)
 
@@ -39,7 +39,7 @@ def test_loss_goes_down_and_best_weights_are_restored(trained) -> None:
     assert trained.best_val_loss == min(e.val_loss for e in history) < 0.5 * history[0].val_loss
     val1, val2 = rule_loops(64, 1)
     assert mean_step_loss(trained.model, torch.as_tensor(val1), torch.as_tensor(val2)) == pytest.approx(
-        trained.best_val_loss, rel=1e-5
+        trained.adjusted_val_loss, rel=1e-5
     )
     assert not trained.model.training
     assert trained.summary()["epochs_run"] == FAST.epochs
@@ -69,6 +69,25 @@ def test_same_seed_same_model_other_seed_other_model() -> None:
     torch.manual_seed(5)
     train(bar1, bar2, bar1, bar2, TINY_MODEL, config)
     assert torch.equal(torch.rand(1), expected)
+
+
+def test_the_logit_adjustment_is_set_from_train_frequencies_after_early_stopping() -> None:
+    bar1, bar2 = rule_loops(64, 0)
+    val1, val2 = rule_loops(32, 1)
+    config = TrainConfig(epochs=3, batch_size=16, logit_adjustment=0.0)
+    plain = train(bar1, bar2, val1, val2, TINY_MODEL, config)
+    adjusted = train(bar1, bar2, val1, val2, TINY_MODEL, TrainConfig(**{**vars(config), "logit_adjustment": 0.3}))
+    # Training itself is unchanged (same history, same weights); only the offset differs.
+    assert [e.val_loss for e in plain.history] == [e.val_loss for e in adjusted.history]
+    assert plain.adjusted_val_loss == pytest.approx(plain.best_val_loss, rel=1e-5)
+    frequencies = category_frequencies(bar2)
+    assert frequencies.sum() == pytest.approx(1.0) and (frequencies > 0).all()
+    assert np.argmax(frequencies) == np.argmax(np.bincount(bar2.ravel(), minlength=N_CATEGORIES))
+    expected = -0.3 * np.log(frequencies)
+    np.testing.assert_allclose(adjusted.model.logit_offset.numpy(), expected, rtol=1e-5)
+    plain_state, adjusted_state = plain.model.state_dict(), adjusted.model.state_dict()
+    assert all(torch.equal(plain_state[k], adjusted_state[k]) for k in plain_state if k != "logit_offset")
+    assert not plain.model.logit_offset.any()
 
 
 def test_patience_and_time_budget_stop_training() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, TUNER_FEATURES
@@ -24,6 +24,7 @@ BANDS = {feature: {level: [float(i), float(i)] for i, level in enumerate(LEVELS)
 def saved_model(directory: Path, arch: str = "lstm") -> ContinuationModel:
     torch.manual_seed(0)
     model = ContinuationModel(ModelConfig(arch=arch, embed_dim=8, hidden=12, orig_encoder=(10, 6))).eval()
+    model.set_logit_adjustment(np.arange(1.0, N_CATEGORIES + 1), 0.2)  # the round trip must keep the offset
     save_model(model, directory, metadata={"bands": BANDS, "dataset": {"content_hash": "abc"}})
     return model
 
@@ -70,6 +71,13 @@ def test_the_shipped_model_loads_with_bands() -> None:
     assert loaded.metadata["dataset"]["loops"]["train"] > 10_000
     bar1 = torch.zeros(1, 16, dtype=torch.long)
     assert loaded.model.generate(bar1, greedy=True).shape == (1, 16)
+    assert loaded.metadata["training"]["config"]["logit_adjustment"] > 0 and loaded.model.logit_offset.any()
+
+
+def _drop_tensor(directory: Path, name: str) -> None:
+    tensors = load_file(str(directory / WEIGHTS_FILE))
+    del tensors[name]
+    save_file(tensors, str(directory / WEIGHTS_FILE))
 
 
 def _edit_config(directory: Path, **changes) -> None:
@@ -89,6 +97,7 @@ def _edit_config(directory: Path, **changes) -> None:
         (lambda d: _edit_config(d, format_version=99), "format_version 99"),
         (lambda d: _edit_config(d, category_labels=["r", "k"]), "category_labels"),
         (lambda d: _edit_config(d, model={"arch": "lstm", "hidden": 13, "embed_dim": 8}), "do not fit"),
+        (lambda d: _drop_tensor(d, "logit_offset"), r"do not fit.*Missing key.*logit_offset"),
         (lambda d: _edit_config(d, model={"arch": "gru"}), "bad model config"),
         (lambda d: _edit_config(d, model={"layers": 3}), "keys from"),
         (lambda d: _edit_config(d, model={"hidden": "big"}), "bad model config"),

@@ -11,6 +11,12 @@ Two architectures share one interface (``forward`` teacher-forced logits, ``log_
   LSTM 16 → 32-way softmax. Its per-step distributions ignore bar 2, so the steps are independent given bar 1.
 
 Both are trained with cross-entropy; the original's MSE-on-softmax loss is not kept.
+
+Both end in a fixed ``logit_offset`` (zeros while training): ``set_logit_adjustment`` fills it after training with
+-τ·log(category frequency) — logit adjustment (Menon et al., ICLR 2021). A model trained by cross-entropy puts its
+argmax on the common categories; the offset moves it toward the rare ones (open cymbals, toms), whose hits the plain
+argmax under-plays, at a small cost in likelihood (the README's figures measure both).
+The offset is part of the model: log-likelihoods, sampling and the argmax all see the same adjusted distribution.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class ContinuationModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        self.register_buffer("logit_offset", torch.zeros(N_CATEGORIES))
         if config.arch == "lstm":
             self._build_lstm(config)
         else:
@@ -116,7 +123,7 @@ class ContinuationModel(nn.Module):
         inputs = torch.cat([self.dropout(self.prev_embedding(previous)), context], dim=-1)
         outputs, state = self.decoder(inputs, state)  # (B, T, H)
         outputs = self.dropout(outputs)
-        logits = self.head(outputs)
+        logits = self.head(outputs) + self.logit_offset
         if self.copy_gate is not None:
             # "Play it again" is the commonest continuation: let the state decide how much to favour it.
             logits = logits + self.copy_gate(outputs) * F.one_hot(bar1, N_CATEGORIES)
@@ -128,7 +135,17 @@ class ContinuationModel(nn.Module):
         _, (h, _) = self.encoder2(self.dropout(x))  # h (1, B, 100): last state only
         repeated = h[-1].unsqueeze(1).expand(-1, bar1.shape[1], -1)  # (B, 16, 100)
         x, _ = self.decoder(repeated)  # (B, 16, 16)
-        return self.head(x)
+        return self.head(x) + self.logit_offset
+
+    # --- after training --------------------------------------------------------------------------------------
+    def set_logit_adjustment(self, category_frequencies: np.ndarray, strength: float) -> None:
+        """Offset every logit by -strength·log(frequency of its category); 0 removes the offset (module docstring)."""
+        frequencies = torch.as_tensor(category_frequencies, dtype=torch.float32)
+        if frequencies.shape != (N_CATEGORIES,) or not bool((frequencies > 0).all()):
+            raise ValueError(f"expected {N_CATEGORIES} positive category frequencies, got {tuple(frequencies.shape)}")
+        if strength < 0:
+            raise ValueError(f"logit adjustment strength must be >= 0, got {strength}")
+        self.logit_offset.copy_(-strength * torch.log(frequencies / frequencies.sum()))
 
     # --- the shared doors ------------------------------------------------------------------------------------
     def forward(self, bar1: torch.Tensor, bar2: torch.Tensor) -> torch.Tensor:

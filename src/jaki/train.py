@@ -1,4 +1,5 @@
-"""Training the continuation model: one flat loop (AdamW, shuffled batches, early stopping on validation loss).
+"""Training the continuation model: one flat loop (AdamW, shuffled batches, early stopping on validation loss),
+then the logit adjustment toward rare categories (``ContinuationModel.set_logit_adjustment``).
 
 Deterministic for a seed: batches are shuffled with a ``torch.Generator``; weight initialisation and dropout draw
 from torch's global generator, which ``train`` seeds inside ``torch.random.fork_rng`` so the caller's global state
@@ -32,6 +33,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # clip the gradient norm to this (0 = no clipping)
     patience: int = 6  # stop after this many epochs without a better validation loss
     seed: int = 0  # seeds initialisation, dropout and shuffling
+    logit_adjustment: float = 0.2  # τ of the offset -τ·log(train category frequency) set after training (0 = off)
     max_minutes: float | None = None  # wall-time budget; training stops after the epoch that exceeds it
     device: str = "cpu"  # where to train ("cuda" if you have one); the returned model is always on the CPU
 
@@ -60,7 +62,8 @@ class TrainResult:
     model: ContinuationModel
     history: list[EpochStats] = field(default_factory=list)
     best_epoch: int = 0
-    best_val_loss: float = float("inf")
+    best_val_loss: float = float("inf")  # before the logit adjustment (the loss early stopping watched)
+    adjusted_val_loss: float = float("nan")  # the returned model's, logit adjustment included
     stopped: str = ""  # why the loop ended: "epochs", "patience" or "time"
     seconds: float = 0.0
 
@@ -69,6 +72,7 @@ class TrainResult:
         return {
             "best_epoch": self.best_epoch,
             "best_val_loss": round(self.best_val_loss, 5),
+            "adjusted_val_loss": round(self.adjusted_val_loss, 5),
             "epochs_run": len(self.history),
             "stopped": self.stopped,
             "seconds": round(self.seconds, 1),
@@ -76,6 +80,12 @@ class TrainResult:
             "train_loss": [round(e.train_loss, 5) for e in self.history],
             "val_loss": [round(e.val_loss, 5) for e in self.history],
         }
+
+
+def category_frequencies(bar2: np.ndarray) -> np.ndarray:
+    """(32,) share of each category among all bar-2 steps, add-one smoothed so that no category has zero."""
+    counts = np.bincount(np.asarray(bar2).ravel(), minlength=N_CATEGORIES) + 1.0
+    return counts / counts.sum()
 
 
 def mean_step_loss(model: ContinuationModel, bar1: torch.Tensor, bar2: torch.Tensor, batch_size: int = 1024) -> float:
@@ -158,6 +168,8 @@ def train(
                 break
 
     model.load_state_dict(best_state)
+    model.set_logit_adjustment(category_frequencies(bar2), config.logit_adjustment)
+    result.adjusted_val_loss = mean_step_loss(model, v1, v2)
     model.to("cpu").eval()
     result.seconds = time.perf_counter() - start_time
     return result

@@ -120,8 +120,9 @@ def _load(directory: Path) -> LoadedModel:
         # Stored tensors may be float16 to save space; the module computes in float32.
         model.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()})
     except RuntimeError as error:
-        first_line = str(error).splitlines()[0] if str(error) else "shape or name mismatch"
-        raise JakiInputError(f"{weights_path}: weights do not fit the config ({first_line})") from None
+        # torch's message spans lines ("Error(s) in loading…:", then the missing or unexpected keys): keep one.
+        detail = " ".join(str(error).split()) or "shape or name mismatch"
+        raise JakiInputError(f"{weights_path}: weights do not fit the config ({detail[:300]})") from None
     model.eval()
     return LoadedModel(model=model, config=config, metadata=document)
 

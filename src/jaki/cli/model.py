@@ -34,6 +34,14 @@ def train(
     arch: Annotated[str, typer.Option(help=f"Architecture: {' or '.join(ARCHITECTURES)}.")] = "lstm",
     epochs: Annotated[int, typer.Option(min=1, help="Most passes over the train split.")] = TrainConfig.epochs,
     seed: Annotated[int, typer.Option(help="Seeds initialisation, dropout and shuffling.")] = TrainConfig.seed,
+    logit_adjustment: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="After training, offset each category's logit by -τ·log(its train frequency): "
+            "the argmax then plays rare parts (open cymbals, toms) more. 0 = off.",
+        ),
+    ] = TrainConfig.logit_adjustment,
     max_minutes: Annotated[
         float | None, typer.Option("--max-minutes", min=0, help="Stop after the epoch that passes this wall time.")
     ] = None,
@@ -54,7 +62,7 @@ def train(
     dataset = load_dataset(data)
     train_bars, val_bars = _bars(dataset, data, "train"), _bars(dataset, data, "validation")
     model_config = ModelConfig(arch=arch)
-    train_config = TrainConfig(epochs=epochs, seed=seed, max_minutes=max_minutes)
+    train_config = TrainConfig(epochs=epochs, seed=seed, logit_adjustment=logit_adjustment, max_minutes=max_minutes)
     console = Console(stderr=True)
     console.print(
         f"training {arch} on {len(train_bars[0]):,} loops (validation {len(val_bars[0]):,}), "
@@ -100,7 +108,8 @@ def train(
     save_model(result.model, out, metadata=metadata, overwrite=force)
     typer.echo(
         f"saved {out} ({arch}, best epoch {result.best_epoch} of {len(result.history)}, "
-        f"val loss {result.best_val_loss:.4f} nats/step, {result.seconds:.0f} s, stopped: {result.stopped})"
+        f"val loss {result.best_val_loss:.4f} nats/step ({result.adjusted_val_loss:.4f} with logit adjustment "
+        f"{logit_adjustment:g}), {result.seconds:.0f} s, stopped: {result.stopped})"
     )
 
 
