@@ -22,8 +22,8 @@ torch.set_num_threads(1)
 runner = CliRunner()
 
 
-def tiny_dataset(path: Path, n: int = 60, seed: int = 0) -> Path:
-    """Loops whose bar 2 repeats bar 1, over a few categories; splits 40 / 10 / 10."""
+def tiny_dataset(path: Path, n: int = 60, seed: int = 0, held_out: int = 10) -> Path:
+    """Loops whose bar 2 repeats bar 1, over a few categories; ``held_out`` each in validation and test."""
     rng = np.random.default_rng(seed)
     bar1 = rng.integers(0, 6, size=(n, 16))
     hits = CATEGORY_PARTS[np.concatenate([bar1, bar1], axis=1)]
@@ -39,7 +39,7 @@ def tiny_dataset(path: Path, n: int = 60, seed: int = 0) -> Path:
         style=text,
         drummer=text,
         kind=text,
-        split=np.array(["train"] * (n - 20) + ["validation"] * 10 + ["test"] * 10),
+        split=np.array(["train"] * (n - 2 * held_out) + ["validation"] * held_out + ["test"] * held_out),
     )
     save_dataset(dataset, path)
     return path

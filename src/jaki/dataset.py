@@ -565,6 +565,15 @@ def load_dataset(path: str | Path) -> LoopDataset:
 # --- derived figures ------------------------------------------------------------------------------------------
 
 
+def require_split(dataset: LoopDataset, split: str, path: Path | str) -> tuple[np.ndarray, np.ndarray]:
+    """``dataset.training_arrays(split)``, or a one-line error naming the file when that split holds no loops
+    (a small build, e.g. palettes only, can leave one empty; training and evaluating need loops)."""
+    bars = dataset.training_arrays(split)
+    if len(bars[0]) == 0:
+        raise JakiInputError(f"{path}: the {split} split is empty (expected loops in train, validation and test)")
+    return bars
+
+
 def dataset_bands(dataset: LoopDataset) -> FeatureBands:
     """Low/medium/high bands of the four tuner features: terciles of the train split's bar 2s."""
     values = dataset.bar2_feature_values("train")

@@ -28,10 +28,14 @@ def test_train_then_evaluate_the_tuner(tmp_path: Path, tiny_model_dir: Path) -> 
     assert again.exit_code == 2 and "exists (use --force to overwrite)" in again.output
 
     resumed = tmp_path / "resumed"
+    document = json.loads((out / "agent.json").read_text())
+    document["training"]["reproduce"] = ["a note kept beside the phases"]
+    (out / "agent.json").write_text(json.dumps(document))
     result = runner.invoke(app, [*train[:-4], "--out", str(resumed), "--steps", "3", "--resume", str(out)])
     assert result.exit_code == 0, result.output
-    phases = load_agent(resumed).metadata["training"]["phases"]
-    assert [phase["vector_steps"] for phase in phases] == [6, 3]
+    training = load_agent(resumed).metadata["training"]
+    assert [phase["vector_steps"] for phase in training["phases"]] == [6, 3]
+    assert training["reproduce"] == ["a note kept beside the phases"] and "reproduce" not in training["phases"][1]
 
     evaluate = ["evaluate-tuner", "--model", str(tiny_model_dir), "--data", str(data), "--agent", str(out)]
     evaluate += ["--ablation", str(out), "--seeds", "2", "--combos", "1", "--slow-cases", "4", "--refine-cases", "1"]
@@ -47,3 +51,14 @@ def test_bad_combos_is_an_input_error(tmp_path: Path, tiny_model_dir: Path) -> N
     data = tiny_dataset(tmp_path / "tiny.npz")
     result = runner.invoke(app, ["evaluate-tuner", "--data", str(data), "--combos", "lots"])
     assert result.exit_code == 2 and "--combos 'lots'" in result.output
+
+
+def test_an_empty_split_is_an_input_error(tmp_path: Path, tiny_model_dir: Path) -> None:
+    no_test = tiny_dataset(tmp_path / "no-test.npz", n=30, held_out=0)
+    result = runner.invoke(app, ["evaluate-tuner", "--model", str(tiny_model_dir), "--data", str(no_test)])
+    assert result.exit_code == 2 and "the test split is empty" in result.output
+    no_train = tiny_dataset(tmp_path / "no-train.npz", n=20, held_out=10)
+    out = tmp_path / "agent"
+    result = runner.invoke(app, ["train-tuner", "--data", str(no_train), "--out", str(out)])
+    assert result.exit_code == 2 and "the train split is empty" in result.output
+    assert result.output.strip().count("\n") == 0 and not out.exists()

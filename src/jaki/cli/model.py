@@ -7,14 +7,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import torch
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jaki.dataset import SPLITS, LoopDataset, dataset_bands, load_dataset
+from jaki.dataset import SPLITS, dataset_bands, load_dataset, require_split
 from jaki.errors import JakiInputError
 from jaki.evaluation import EvaluationReport
 from jaki.evaluation import evaluate as evaluate_models
@@ -60,7 +59,7 @@ def train(
     if threads is not None:
         torch.set_num_threads(threads)
     dataset = load_dataset(data)
-    train_bars, val_bars = _bars(dataset, data, "train"), _bars(dataset, data, "validation")
+    train_bars, val_bars = require_split(dataset, "train", data), require_split(dataset, "validation", data)
     model_config = ModelConfig(arch=arch)
     train_config = TrainConfig(epochs=epochs, seed=seed, logit_adjustment=logit_adjustment, max_minutes=max_minutes)
     console = Console(stderr=True)
@@ -132,7 +131,7 @@ def evaluate(
     if baseline_orig is not None and train_orig:
         raise JakiInputError("--baseline-orig and --train-orig: give one of them, not both")
     dataset = load_dataset(data)
-    train_bars, eval_bars = _bars(dataset, data, "train"), _bars(dataset, data, split)
+    train_bars, eval_bars = require_split(dataset, "train", data), require_split(dataset, split, data)
     loaded = load_model(model)
     console = Console(stderr=True)
     models: dict[str, ContinuationModel] = {f"jaki ({loaded.config.arch})": loaded.model}
@@ -141,7 +140,9 @@ def evaluate(
     elif train_orig:
         budget = TrainConfig.from_dict(loaded.metadata.get("training", {}).get("config", {}))
         with console.status(f"training the orig baseline ({budget.epochs} epochs at most)…"):
-            result = train_model(*train_bars, *_bars(dataset, data, "validation"), ModelConfig(arch="orig"), budget)
+            result = train_model(
+                *train_bars, *require_split(dataset, "validation", data), ModelConfig(arch="orig"), budget
+            )
         models[ORIG_BASELINE] = result.model
     with console.status("evaluating…") as status:
         report = evaluate_models(
@@ -192,10 +193,3 @@ def _check_out(out: Path, force: bool) -> None:
     existing = [name for name in (WEIGHTS_FILE, CONFIG_FILE) if (out / name).exists()]
     if existing and not force:
         raise JakiInputError(f"{out}: holds a model already (use --force to overwrite)")
-
-
-def _bars(dataset: LoopDataset, path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    bars = dataset.training_arrays(split)
-    if len(bars[0]) == 0:
-        raise JakiInputError(f"{path}: the {split} split is empty (expected loops in train, validation and test)")
-    return bars

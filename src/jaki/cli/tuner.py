@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jaki.dataset import load_dataset
+from jaki.dataset import load_dataset, require_split
 from jaki.errors import JakiInputError
 from jaki.tuner.agent import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, load_agent
 from jaki.tuner.evaluation import TunerEvaluation, evaluate_tuner
@@ -60,8 +60,9 @@ def train_tuner(
             raise JakiInputError(f"{out / name}: exists (use --force to overwrite)")
     if not out.parent.is_dir():
         raise JakiInputError(f"{out}: folder {out.parent} does not exist (create it first)")
-    loaded = load_model(model)
     dataset = load_dataset(data)
+    require_split(dataset, "train", data)  # the agent trains on these seeds: fail now, not deep in training
+    loaded = load_model(model)
     torch.set_num_threads(threads)
     previous = load_agent(resume) if resume is not None else None
     config = (
@@ -136,7 +137,7 @@ def evaluate_tuner_command(
     dataset = load_dataset(data)
     tuning_agent = load_agent(agent)
     ablation_agent = load_agent(ablation, ablation=True) if ablation is not None or agent is None else None
-    test_seeds, _ = dataset.training_arrays("test")
+    test_seeds, _ = require_split(dataset, "test", data)
     rng = np.random.default_rng(seed)
     chosen = test_seeds[rng.choice(len(test_seeds), size=min(seeds, len(test_seeds)), replace=False)]
     starts = continuations(loaded.model, chosen, sampled_share=0.0)
