@@ -3,12 +3,14 @@ from __future__ import annotations
 import numpy as np
 
 from jaki.features import tuner_feature_values
-from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
+from jaki.pattern import CATEGORY_LABELS, N_CATEGORIES, REST, STEPS_PER_BAR
 from jaki.tuner.env import TuningProblem
 from jaki.tuner.reward import RewardConfig
 from jaki.tuner.scorer import TableScorer
 from jaki.tuner.search import hill_climb, polish, random_edits, repair
 from jaki.tuner.targets import Targets, level_combinations, target_arrays
+
+KICK, CYMBAL = CATEGORY_LABELS.index("k"), CATEGORY_LABELS.index("c")
 
 REQUESTS = [
     Targets(drum_density="high", syncopation="high"),
@@ -71,7 +73,29 @@ def test_polish_keeps_met_requests_and_never_lowers_the_potential(bands, pattern
     after_edits = (batch.bar != batch.start).sum(axis=1)
     after = batch.potential - problem.reward.edit_cost * after_edits
     assert np.all(problem.met(batch) >= met)  # every met request stays met
-    assert np.all(after >= before - 1e-9) and np.all(after_edits <= edits)
+    assert np.all(after >= before - 1e-9) and np.all(after_edits <= edits + moves)  # a move adds one edit at most
     assert np.all(after[moves > 0] > before[moves > 0]) and (moves > 0).mean() > 0.5
     np.testing.assert_allclose(batch.log_likelihood, scorer(batch.seed, batch.bar))
     np.testing.assert_array_equal(batch.values, tuner_feature_values(batch.bar))
+
+
+def test_polish_adds_an_edit_when_its_likelihood_pays_the_fee(bands):
+    """Start: a silent bar with one edit (a cymbal at step 8). The table makes a kick at step 3 far likelier than the
+    rest there; nothing is requested, so the polish's best move is to add that kick (an edit, paid for)."""
+    logits = np.zeros((STEPS_PER_BAR, N_CATEGORIES, N_CATEGORIES))
+    logits[:, REST, REST] = 5.0
+    logits[3, REST, KICK] = 10.0
+    logits[8, REST, CYMBAL] = 10.0
+    scorer = TableScorer(logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True)))
+    problem = TuningProblem(scorer, bands, RewardConfig(), max_edits=16)
+    silent = np.full((1, STEPS_PER_BAR), REST)
+    batch = problem.start(silent, silent, target_arrays([Targets()], bands))
+    problem.step(batch, np.array([8 * N_CATEGORIES + CYMBAL]))
+    assert batch.edits.tolist() == [1]
+
+    moves = polish(problem, batch, passes=2, checked=8)
+    expected = silent[0].copy()
+    expected[[3, 8]] = KICK, CYMBAL
+    np.testing.assert_array_equal(batch.bar[0], expected)
+    assert moves.tolist() == [1]  # the second pass finds nothing that pays
+    np.testing.assert_allclose(batch.log_likelihood, scorer(batch.seed, batch.bar))

@@ -22,9 +22,10 @@ Methods (``method=``):
   stops, the safety net (:func:`jaki.tuner.search.repair`: feature-greedy edits, likelier first) finishes any
   request still unmet. Then a likelihood polish (:func:`jaki.tuner.search.polish`, two passes) re-chooses the edits
   by the exact log-likelihood: per pass, the 8 most promising alternatives (another category for an edited step,
-  its untuned category back, or the edit moved to an unedited step) that keep every met request inside its band
-  are scored in one batched model call, and the one that raises the potential most is made. It never adds an edit
-  or breaks a met request. Milliseconds; ``TuneResult.repaired_edits`` says what the net added.
+  its untuned category back, the edit moved to an unedited step, or one more edit) that keep every met request
+  inside its band are scored in one batched model call, and the one that raises the potential minus edit fees most
+  is made. It never breaks a met request; it adds an edit only when the likelihood pays its fee. Milliseconds;
+  ``TuneResult.repaired_edits`` says what the net added.
 * ``"refine"``: per-seed refinement: the agent keeps training on this one pattern and these targets for
   ``RefineConfig(steps, seconds)``, reporting ``TrainProgress`` to ``progress``; the better episode is kept,
   then polished as above.

@@ -9,7 +9,7 @@ All work on a :class:`TuningBatch` in place, many patterns at once.
   most improves the feature part of the potential, ties broken by the model's per-step view of the untuned bar
   (no model call), until every request is met or nothing improves.
 * :func:`polish`: after the agent's episode, re-choose its edits by the exact log-likelihood (a few batched model
-  calls), never adding an edit or breaking a met request.
+  calls), never breaking a met request and adding an edit only when the likelihood pays its fee.
 """
 
 from __future__ import annotations
@@ -138,11 +138,12 @@ def polish(problem: TuningProblem, batch: TuningBatch, passes: int = 2, checked:
     """Re-choose the edited steps by the exact log-likelihood; returns the polish moves made per row.
 
     Needs exact ``batch.log_likelihood`` (of the current bars). At each pass the candidates are: every other
-    category of an edited step (its untuned category included, which saves an edit), and every move of an edit
-    (revert an edited step, edit an unedited one), as long as each met request stays inside its band and the
-    feature part of Φ does not fall. The ``checked`` most promising by the untuned bar's per-step view are scored
-    exactly (one batched model call for the whole batch), and the one that raises Φ − edit fees the most, if any,
-    is made. Never adds an edit, never breaks a met request, never lowers Φ − edit fees.
+    category of an edited step (its untuned category included, which saves an edit), every move of an edit
+    (revert an edited step, edit an unedited one), and one more edit of an unedited step (which pays a fee), as
+    long as each met request stays inside its band and the feature part of Φ does not fall. The ``checked`` most
+    promising by the untuned bar's per-step view are scored exactly (one batched model call for the whole batch),
+    and the one that raises Φ − edit fees the most, if any, is made: a local hill-climb on the reward around the
+    agent's bar that never breaks a met request and never lowers Φ − edit fees. Bars without edits are left alone.
     """
     moves = np.zeros(len(batch), dtype=np.int64)
     for _ in range(passes):
@@ -192,12 +193,15 @@ def _polish_candidates(
     now = feature_potential(batch.values[rows], batch.targets.take(rows), problem.scales, problem.reward)[base_row]
     met = problem.met(batch)[rows][base_row]  # (N, 4)
     keeps = np.all((band_distances(after, broadcast.lo, broadcast.hi) == 0) | ~met[:, None, None, :], axis=-1)
-    # Which steps a base may edit: the bar's edited steps; a reverted base, the steps that were not edited.
-    steps = np.where(moved[:, None], ~edited[base_row], edited[base_row])
+    # Which steps a base may edit: the bar itself, any; a reverted base, the steps that were not edited (a move).
+    steps = np.where(moved[:, None], ~edited[base_row], True)
     legal = keeps & (features >= now[:, None, None] - 1e-9) & steps[..., None]
     legal[np.arange(len(bases))[:, None], np.arange(STEPS_PER_BAR), bases] = False
     back = np.arange(N_CATEGORIES) == start[base_row][..., None]  # (N, 16, 32): back to the untuned category
-    fee = problem.reward.edit_cost * np.where(back & ~moved[:, None, None], -1.0, 0.0)
+    # Edit fees: setting an edited step back saves one, editing an unedited step of the bar itself costs one.
+    fee = problem.reward.edit_cost * np.where(
+        moved[:, None, None], 0.0, np.where(back, -1.0, np.where(edited[base_row][..., None], 0.0, 1.0))
+    )
     view = batch.step_log_probs[rows][base_row].astype(np.float64)  # (N, 16, 32)
     at_bar = np.take_along_axis(view, bar[base_row][..., None], axis=-1)  # (N, 16, 1)
     change = view - at_bar  # the per-step view's log-likelihood change of setting one step
