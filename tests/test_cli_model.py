@@ -99,6 +99,9 @@ def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:
         (["evaluate", "--data", "{data}", "--split", "dev"], "split 'dev'"),
         (["train", "--data", "{data}", "--out", "{tmp}/m", "--arch", "gru"], "--arch 'gru'"),
         (["train", "--data", "{tmp}/wrong.npz", "--out", "{tmp}/m"], "format version 0"),
+        # click's own usage errors, one line too (typer would draw a box)
+        (["train", "--out", "{tmp}/m"], "error: Missing option '--data'. (see 'jaki train --help')"),
+        (["train", "--data", "{data}", "--out", "{tmp}/m", "--logit-adjustment", "-1"], "'--logit-adjustment'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path: Path, arguments: list[str], message: str) -> None:

@@ -1,8 +1,8 @@
 """The ``jaki`` typer app: every command is registered here, each lives in its own module.
 
-User-input errors (:class:`jaki.errors.JakiInputError`) are caught once, in :class:`JakiGroup`, and shown as one
-``error: …`` line on stderr with exit code 2 — the same code click uses for a bad flag. Any other exception is a
-bug and keeps its traceback.
+User-input errors (:class:`jaki.errors.JakiInputError`) and a subcommand's bad or missing option values (click's
+usage errors, which typer would draw as a multi-line box) are caught once, in :class:`JakiGroup`, and shown as one
+``error: …`` line on stderr with exit code 2. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from jaki.cli import analyze, dataset, generate
 from jaki.cli import model as model_commands
@@ -19,7 +20,7 @@ from jaki.errors import JakiInputError
 
 
 class JakiGroup(TyperGroup):
-    """A command group that maps JakiInputError to one stderr line and exit code 2, for every subcommand."""
+    """A command group that maps bad input to one stderr line and exit code 2, for every subcommand."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -27,6 +28,11 @@ class JakiGroup(TyperGroup):
         except JakiInputError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(code=2) from None
+        except TyperException as error:  # click's UsageError / BadParameter, e.g. "--bars 0"
+            command = getattr(error, "ctx", None)
+            hint = f" (see '{command.command_path} --help')" if command is not None else ""
+            typer.echo(f"error: {error.format_message()}{hint}", err=True)
+            raise typer.Exit(code=getattr(error, "exit_code", 2)) from None
 
 
 app = typer.Typer(
