@@ -570,7 +570,10 @@ def require_split(dataset: LoopDataset, split: str, path: Path | str) -> tuple[n
     (a small build, e.g. palettes only, can leave one empty; training and evaluating need loops)."""
     bars = dataset.training_arrays(split)
     if len(bars[0]) == 0:
-        raise JakiInputError(f"{path}: the {split} split is empty (expected loops in train, validation and test)")
+        raise JakiInputError(
+            f"{path}: the {split} split is empty (files without an info.csv split go 80/10/10 by a hash of their "
+            "path, so a build from a few files can leave one empty: build from more, or evaluate another --split)"
+        )
     return bars
 
 
