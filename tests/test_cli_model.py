@@ -87,7 +87,7 @@ def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:
 
     table = runner.invoke(app, ["evaluate", "--model", str(out), "--data", str(data), "--split", "validation"])
     assert table.exit_code == 0 and "validation split (10 loops)" in table.output
-    assert "no orig baseline" in table.output
+    assert "no orig baseline" in table.output and "adjustment τ = 0;" in table.output  # retrained with 0 above
 
 
 @pytest.mark.parametrize(

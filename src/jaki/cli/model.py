@@ -159,6 +159,9 @@ def evaluate(
     stdout = Console()
     for table in report_tables(report):
         stdout.print(table)
+    strength = loaded.metadata.get("training", {}).get("config", {}).get("logit_adjustment")
+    if strength is not None:
+        console.print(f"(jaki's logits carry the rare-category adjustment τ = {strength:g}; 0 = plain argmax)")
     if ORIG_BASELINE not in models:
         console.print("(no orig baseline: add --train-orig or --baseline-orig DIR)")
 
