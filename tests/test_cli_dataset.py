@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jaki.cli.main import app
-from jaki.dataset import load_dataset
+from jaki.dataset import SPLITS, load_dataset
 from jaki.midi import write_drum_midi
 from jaki.pattern import Pattern
 
@@ -59,6 +59,18 @@ def test_build_then_stats(tmp_path: Path, songs: Path) -> None:
     result = runner.invoke(app, ["dataset", "stats", str(out)])
     assert result.exit_code == 0, result.output
     assert "level bands" in result.stdout and "syncopation" in result.stdout
+
+
+def test_a_build_too_small_for_every_split_says_so(tmp_path: Path, songs: Path) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    (songs / "take0.mid").rename(one / "take0.mid")
+    result = runner.invoke(app, ["dataset", "build", str(one), "--out", str(tmp_path / "one.npz")])
+    assert result.exit_code == 0, result.output
+    dataset = load_dataset(tmp_path / "one.npz")
+    empty = [split for split in SPLITS if not dataset.split_mask(split).any()]
+    assert len(empty) == 2  # one file: all its windows land in one split
+    assert result.stderr.strip().startswith(f"note: no {' or '.join(empty)} loops: files without an info.csv split")
 
 
 def test_existing_out_is_untouched_without_force(tmp_path: Path, songs: Path) -> None:

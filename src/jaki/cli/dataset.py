@@ -16,6 +16,7 @@ from jaki.dataset import (
     NOT_FOUR_FOUR,
     NOT_FOUR_FOUR_FILE,
     SKIP_REASONS,
+    SPLITS,
     TOO_FEW_HITS,
     UNREADABLE,
     BuildReport,
@@ -81,8 +82,15 @@ def build(
     save_dataset(dataset, out, overwrite=force)
     stdout = Console()
     stdout.print(_report_table(report, dataset.meta.get("cross_split_duplicates", {})))
-    splits = ", ".join(f"{name} {int(dataset.split_mask(name).sum()):,}" for name in ("train", "validation", "test"))
-    stdout.print(f"wrote {out} ({len(dataset):,} loops: {splits})")
+    counts = {name: int(dataset.split_mask(name).sum()) for name in SPLITS}
+    stdout.print(f"wrote {out} ({len(dataset):,} loops: {', '.join(f'{k} {v:,}' for k, v in counts.items())})")
+    empty = [name for name, count in counts.items() if count == 0]
+    if empty:
+        typer.echo(
+            f"note: no {' or '.join(empty)} loops: files without an info.csv split go 80/10/10 by a hash of their "
+            "path, too few files to fill every split ('jaki train' needs train and validation loops)",
+            err=True,
+        )
     if verbose and report.unreadable:
         stdout.print("unreadable files:")
         for name, reason in report.unreadable:
