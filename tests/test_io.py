@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from jaki.errors import JakiInputError
-from jaki.io import atomic_write
+from jaki.io import atomic_write, check_new_file, check_output_folder
 
 
 def write_text(text: str):
@@ -85,3 +85,31 @@ def test_new_file_gets_the_umask_mode_not_owner_only(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644
+
+
+def test_check_output_folder_refuses_before_any_file_is_written(tmp_path):
+    names = ("weights.bin", "config.json")
+    check_output_folder(tmp_path / "new", names)  # a new folder under an existing one: fine
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    with pytest.raises(JakiInputError, match=r"model/config.json: exists \(use --force to overwrite\)"):
+        check_output_folder(tmp_path / "model", names)
+    check_output_folder(tmp_path / "model", names, overwrite=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(JakiInputError, match="file: is a file"):
+        check_output_folder(tmp_path / "file", names, overwrite=True)
+    with pytest.raises(JakiInputError, match="does not exist"):
+        check_output_folder(tmp_path / "missing" / "model", names)
+    check_output_folder(tmp_path / "missing" / "model", names, create_parents=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "model"]  # checking creates nothing
+
+
+def test_check_new_file_gives_atomic_writes_refusals_up_front(tmp_path):
+    (tmp_path / "out.txt").write_text("old")
+    with pytest.raises(JakiInputError, match=r"out.txt: exists \(use --force to overwrite\)"):
+        check_new_file(tmp_path / "out.txt")
+    check_new_file(tmp_path / "out.txt", overwrite=True)
+    with pytest.raises(JakiInputError, match="is a directory"):
+        check_new_file(tmp_path)
+    with pytest.raises(JakiInputError, match="does not exist"):
+        check_new_file(tmp_path / "missing" / "out.txt")

@@ -308,16 +308,12 @@ def write_generation(
     All or nothing: every file is checked before the first is written, each is written atomically, and if one
     fails the files written so far are removed again.
     """
-    from jaki.io import atomic_write
+    from jaki.io import atomic_write, check_output_folder
     from jaki.render import render_png, render_wav
 
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise JakiInputError(f"{out_dir}: is a file (expected an output folder)")
     paths = output_paths(out_dir, wav=wav, png=png)
-    existing = [p.name for p in paths.values() if p.exists()]
-    if existing and not force:
-        raise JakiInputError(f"{out_dir}: already holds {', '.join(existing)} (use --force to overwrite)")
+    check_output_folder(out_dir, [path.name for path in paths.values()], overwrite=force, create_parents=True)
     midi_files = {
         "seed": drum_midi_file(generation.seed.pattern, tempo_bpm=tempo_bpm, open_note=open_note),
         "continuation": drum_midi_file(generation.continuation, tempo_bpm=tempo_bpm, open_note=open_note),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from jaki.errors import JakiInputError
@@ -23,6 +23,19 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool =
     writable. The temporary file is removed on any failure, including one raised by ``write``.
     """
     path = Path(path)
+    check_new_file(path, overwrite=overwrite)
+    tmp_path = _create_temp_beside(path)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def check_new_file(path: Path, *, overwrite: bool = False) -> None:
+    """The refusals of :func:`atomic_write`, on their own: call it before long work whose result goes to ``path``."""
+    path = Path(path)
     if path.is_dir():
         raise JakiInputError(f"{path}: is a directory (expected a file name to write)")
     if path.exists() and not overwrite:
@@ -32,13 +45,23 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool =
         raise JakiInputError(f"{path}: folder {folder} does not exist (create it first)")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise JakiInputError(f"{path}: folder {folder} is not writable")
-    tmp_path = _create_temp_beside(path)
-    try:
-        write(tmp_path)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+
+
+def check_output_folder(
+    folder: Path, names: Iterable[str], *, overwrite: bool = False, create_parents: bool = False
+) -> None:
+    """Refuse, before any work, to write the files ``names`` into ``folder``: when it is a file, when its parent is
+    missing (unless ``create_parents``), or, without ``overwrite``, when it already holds one of them. Each file is
+    checked again when :func:`atomic_write` writes it; checking all of them first means that a long run does not
+    fail at the save, and that a folder of several files is never left half-replaced."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise JakiInputError(f"{folder}: is a file (expected a folder to write into)")
+    if not create_parents and not folder.parent.is_dir():
+        raise JakiInputError(f"{folder}: folder {folder.parent} does not exist (create it first)")
+    existing = [name for name in names if (folder / name).exists()]
+    if existing and not overwrite:
+        raise JakiInputError(f"{folder / existing[0]}: exists (use --force to overwrite)")
 
 
 def _create_temp_beside(path: Path) -> Path:

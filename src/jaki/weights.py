@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save
 
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands, bands_from_json
-from jaki.io import atomic_write
+from jaki.io import atomic_write, check_output_folder
 from jaki.model import ContinuationModel, ModelConfig
 from jaki.pattern import CATEGORY_LABELS
 
@@ -54,13 +54,7 @@ def save_model(model: ContinuationModel, directory: Path, *, metadata: dict, ove
     if clashes:
         raise ValueError(f"metadata may not set the reserved keys {clashes}")
     directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise JakiInputError(f"{directory}: is a file (expected a model folder)")
-    if not directory.parent.is_dir():
-        raise JakiInputError(f"{directory}: folder {directory.parent} does not exist (create it first)")
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        if (directory / name).exists() and not overwrite:
-            raise JakiInputError(f"{directory / name}: exists (use --force to overwrite)")
+    check_output_folder(directory, (WEIGHTS_FILE, CONFIG_FILE), overwrite=overwrite)
     directory.mkdir(exist_ok=True)
     document = {
         "format_version": FORMAT_VERSION,

@@ -47,6 +47,12 @@ def test_save_then_load_gives_identical_q_values(tmp_path, scorer, bands, patter
     torch.testing.assert_close(agent.q_values(problem, batch), loaded.q_values(problem, batch), rtol=0, atol=0)
     with pytest.raises(JakiInputError, match="exists"):
         agent.save(tmp_path / "agent")
+    # One of the two files already there: refused before the other one is written.
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "agent.json").write_text("{}")
+    with pytest.raises(JakiInputError, match=r"agent\.json: exists"):
+        agent.save(tmp_path / "half")
+    assert [p.name for p in (tmp_path / "half").iterdir()] == ["agent.json"]
 
 
 def test_loading_a_folder_without_an_agent_is_an_input_error(tmp_path):

@@ -27,6 +27,7 @@ from jaki.dataset import (
 )
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS
+from jaki.io import check_new_file
 
 _QUANTILES = ("min", "q1", "median", "q3", "max", "mean")
 
@@ -56,10 +57,7 @@ def build(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List unreadable files with reasons.")] = False,
 ) -> None:
     """Cut every window of two consecutive 4/4 bars out of SOURCES and save them, with splits, to --out."""
-    if out.exists() and not force:
-        raise JakiInputError(f"{out}: exists (use --force to overwrite)")
-    if not out.parent.is_dir():
-        raise JakiInputError(f"{out}: folder {out.parent} does not exist (create it first)")
+    check_new_file(out, overwrite=force)  # before reading every source, not at the save
     console = Console(stderr=True)
     with Progress(
         TextColumn("reading"),

@@ -26,6 +26,7 @@ from jaki.generate import (
     Seed,
     TuningOptions,
     bar_features,
+    output_paths,
     parse_target,
     random_groove,
     seed_from_dataset,
@@ -38,6 +39,7 @@ from jaki.generate import (
     generate as run_generation,
 )
 from jaki.grooves import groove_library
+from jaki.io import check_output_folder
 from jaki.kit import load_drum_map
 from jaki.pattern import PARTS, Pattern
 from jaki.tuner import Targets, TrainProgress
@@ -142,7 +144,9 @@ def generate(
     tempo_bpm = tempo if tempo is not None else (seed_bar.tempo_bpm or DEFAULT_TEMPO_BPM)
     if not (math.isfinite(tempo_bpm) and 20 <= tempo_bpm <= 400):
         raise JakiInputError(f"--tempo {tempo_bpm:g}: expected 20..400 BPM")
-    _refuse_existing(out_dir, force)
+    # Fail before any work when the folder already holds a file a generation can write.
+    every_output = output_paths(out_dir, wav=True, png=True).values()
+    check_output_folder(out_dir, [path.name for path in every_output], overwrite=force, create_parents=True)
 
     if method not in ("agent", "greedy", "random"):
         raise JakiInputError(f"--method {method!r}: expected agent, greedy or random")
@@ -258,18 +262,6 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
                 requests[feature] = value
             break
     return requests
-
-
-def _refuse_existing(out_dir: Path, force: bool) -> None:
-    """Fail before any work when the output folder already holds jaki's files."""
-    if out_dir.is_dir() and not force:
-        existing = sorted(
-            p.name
-            for p in out_dir.iterdir()
-            if p.name in ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid", "loop.wav", "patterns.png")
-        )
-        if existing:
-            raise JakiInputError(f"{out_dir}: already holds {', '.join(existing)} (use --force to overwrite)")
 
 
 def _band_text(band) -> str:

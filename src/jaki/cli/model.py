@@ -18,6 +18,7 @@ from jaki.errors import JakiInputError
 from jaki.evaluation import EvaluationReport
 from jaki.evaluation import evaluate as evaluate_models
 from jaki.features import TUNER_FEATURES, bands_to_json
+from jaki.io import check_output_folder
 from jaki.model import ARCHITECTURES, ContinuationModel, ModelConfig
 from jaki.pattern import PARTS
 from jaki.train import EpochStats, TrainConfig
@@ -55,7 +56,8 @@ def train(
     """Train a continuation model on the train split, stopping early on the validation split, and save it."""
     if arch not in ARCHITECTURES:
         raise JakiInputError(f"--arch {arch!r}: unknown (expected one of {', '.join(ARCHITECTURES)})")
-    _check_out(out, force)
+    # Refuse before training, not after: a finished model must not fail to save.
+    check_output_folder(out, (WEIGHTS_FILE, CONFIG_FILE), overwrite=force)
     if threads is not None:
         torch.set_num_threads(threads)
     dataset = load_dataset(data)
@@ -185,14 +187,3 @@ def report_tables(report: EvaluationReport) -> list[Table]:
         f"of the part F1s. feat. KL / OA: sampled vs real bar 2s, mean over {', '.join(TUNER_FEATURES)}."
     )
     return [headline, parts]
-
-
-def _check_out(out: Path, force: bool) -> None:
-    """Refuse before training, not after: a finished model must not fail to save."""
-    if out.exists() and not out.is_dir():
-        raise JakiInputError(f"{out}: is a file (expected a model folder)")
-    if not out.parent.is_dir():
-        raise JakiInputError(f"{out}: folder {out.parent} does not exist (create it first)")
-    existing = [name for name in (WEIGHTS_FILE, CONFIG_FILE) if (out / name).exists()]
-    if existing and not force:
-        raise JakiInputError(f"{out}: holds a model already (use --force to overwrite)")

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from jaki.dataset import load_dataset, require_split
 from jaki.errors import JakiInputError
+from jaki.io import check_output_folder
 from jaki.tuner.agent import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, load_agent
 from jaki.tuner.evaluation import TunerEvaluation, evaluate_tuner
 from jaki.tuner.pretrain import continuations, pretrain_agent
@@ -55,11 +56,7 @@ def train_tuner(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing agent in --out.")] = False,
 ) -> None:
     """Pretrain the target-conditioned Double-DQN tuning agent on the dataset's training seeds."""
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        if (out / name).exists() and not force:
-            raise JakiInputError(f"{out / name}: exists (use --force to overwrite)")
-    if not out.parent.is_dir():
-        raise JakiInputError(f"{out}: folder {out.parent} does not exist (create it first)")
+    check_output_folder(out, (WEIGHTS_FILE, CONFIG_FILE), overwrite=force)  # before training, not at the save
     dataset = load_dataset(data)
     require_split(dataset, "train", data)  # the agent trains on these seeds: fail now, not deep in training
     loaded = load_model(model)

@@ -29,7 +29,7 @@ from torch import nn
 
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands, bands_from_json, bands_to_json, tuner_feature_values
-from jaki.io import atomic_write
+from jaki.io import atomic_write, check_output_folder
 from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
 from jaki.tuner.env import N_EDITS, STOP, TuningBatch, TuningProblem, action_mask, candidate_values
 from jaki.tuner.reward import RewardConfig, band_distances
@@ -281,8 +281,7 @@ class TuningAgent:
     def save(self, directory: Path, *, overwrite: bool = False) -> None:
         """``directory/agent.safetensors`` + ``directory/agent.json`` (configs, bands, provenance)."""
         directory = Path(directory)
-        if not directory.parent.is_dir():
-            raise JakiInputError(f"{directory}: folder {directory.parent} does not exist (create it first)")
+        check_output_folder(directory, (WEIGHTS_FILE, CONFIG_FILE), overwrite=overwrite)
         directory.mkdir(exist_ok=True)
         document = {
             "format_version": FORMAT_VERSION,
