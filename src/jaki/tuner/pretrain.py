@@ -17,8 +17,6 @@ from jaki.tuner.scorer import ModelScorer
 from jaki.tuner.training import TrainingPool, TrainProgress, train_agent
 from jaki.weights import LoadedModel
 
-RUN_FIGURES = ("vector_steps", "episodes", "seconds", "final_success_rate")  # what train_agent records of a run
-
 
 def _weights_hash(model: torch.nn.Module) -> str:
     """SHA-256 over the model's tensors (names and float32 bytes): which weights the agent was trained against."""
@@ -85,12 +83,7 @@ def pretrain_agent(
         device=device,
         time_budget_s=time_budget_s,
     )
-    # This run's figures become one phase; anything else already recorded (earlier phases, notes) stays as it was.
-    before = resume.metadata.get("training", {}) if resume else {}
-    run = {key: agent.metadata["training"][key] for key in RUN_FIGURES}
-    phase = {**run, "device": str(device), "config": asdict(config)}
-    kept = {key: value for key, value in before.items() if key not in (*RUN_FIGURES, "phases")}
-    agent.metadata["training"] = {**kept, "phases": [*before.get("phases", []), phase]}
+    agent.metadata["training"]["phases"][-1].update(device=str(device), config=asdict(config))  # this run's phase
     agent.metadata["continuation_model"] = {
         "dir": str(model_dir) if model_dir is not None else "shipped",
         "weights_sha256": _weights_hash(loaded.model),

@@ -218,15 +218,16 @@ def train_agent(
         if out_of_time:
             break
     q_network.cpu().eval()
+    # Each run is one phase of the agent's training record; whatever else the record holds (notes) is kept.
     metadata = dict(agent.metadata) if agent else {}
-    metadata.setdefault("training", {})
-    metadata["training"] = {
-        **metadata["training"],
+    record = dict(metadata.get("training", {}))
+    phase = {
         "vector_steps": step + 1,
         "episodes": len(finished_returns),
         "seconds": round(time.perf_counter() - started, 1),
         "final_success_rate": float(np.mean(finished_success[-500:])) if finished_success else None,
     }
+    metadata["training"] = {**record, "phases": [*record.get("phases", []), phase]}
     return TuningAgent(q_network, config, reward, bands, metadata)
 
 
