@@ -117,3 +117,5 @@ def test_bad_inputs_raise() -> None:
         model.log_likelihood(bars(2, 0), bars(3, 0))
     with pytest.raises(ValueError, match="arch"):
         ModelConfig(arch="transformer")
+    with pytest.raises(ValueError, match="only the lstm"):
+        tiny_model("orig").encode(bars(1, 0))

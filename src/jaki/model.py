@@ -32,6 +32,9 @@ from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
 
 ARCHITECTURES = ("lstm", "orig")
 
+# The lstm's bar-1 encoding: per-step context (B, 16, C) and the decoder's initial (h, c), each (1, B, H).
+Encoding = tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+
 
 @dataclass
 class ModelConfig:
@@ -101,7 +104,7 @@ class ContinuationModel(nn.Module):
         return self.config.arch == "lstm"
 
     # --- the lstm architecture -------------------------------------------------------------------------------
-    def _encode(self, bar1: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def _encode(self, bar1: torch.Tensor) -> Encoding:
         """bar1 (B, 16) → per-step context for the decoder (B, 16, C) and its initial state, each (1, B, H)."""
         embedded = self.dropout(self.bar1_embedding(bar1))  # (B, 16, E)
         outputs, (h, c) = self.encoder(embedded)  # outputs (B, 16, dirs*H); h, c (dirs, B, H)
@@ -171,6 +174,25 @@ class ContinuationModel(nn.Module):
         busy CPU thread (benchmarks/continuation.py): about 0.9 ms for 1 candidate, 2.5 ms for 16, 7 ms for 64,
         25 ms for 256 — batch the candidates rather than calling once per candidate.
         """
+        bar2 = _as_categories(bar2)
+        return self.step_log_probs(bar1, bar2).gather(-1, bar2.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+
+    @torch.no_grad()
+    def encode(self, bar1: torch.Tensor | np.ndarray) -> Encoding:
+        """What the lstm decoder needs of bar 1 (per-step context, initial state), to reuse across calls."""
+        if not self.autoregressive:
+            raise ValueError("only the lstm architecture has an encoding to reuse")
+        return self._encode(_as_categories(bar1))
+
+    @torch.no_grad()
+    def step_log_probs(
+        self, bar1: torch.Tensor | np.ndarray, bar2: torch.Tensor | np.ndarray, encoding: Encoding | None = None
+    ) -> torch.Tensor:
+        """Teacher-forced log-probabilities of every category at every step, (B, 16, 32).
+
+        A (1, 16) bar 1 is encoded once and shared by every bar 2; ``encoding`` (from :meth:`encode` of that bar 1)
+        skips even that, for a caller that scores many batches after one seed.
+        """
         bar1, bar2 = _as_categories(bar1), _as_categories(bar2)
         batch = bar2.shape[0]
         if bar1.shape[0] not in (1, batch):
@@ -178,13 +200,11 @@ class ContinuationModel(nn.Module):
         if not self.autoregressive:
             logits = self._orig_logits(bar1).expand(batch, -1, -1)
         else:
-            # A single bar 1 is encoded once and its context shared by every candidate.
-            context, (h, c) = self._encode(bar1)
+            context, (h, c) = encoding if encoding is not None else self._encode(bar1)
             context = context.expand(batch, -1, -1)
             state = (h.expand(-1, batch, -1).contiguous(), c.expand(-1, batch, -1).contiguous())
             logits = self._teacher_forced(bar1.expand(batch, -1), bar2, context, state)
-        log_probs = F.log_softmax(logits, dim=-1)  # (B, 16, 32)
-        return log_probs.gather(-1, bar2.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+        return F.log_softmax(logits, dim=-1)
 
     @torch.no_grad()
     def generate(

@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from jaki.model import ContinuationModel, Encoding
 from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
 
 
@@ -71,7 +71,7 @@ class ModelScorer:
     A shared seed's encoding is kept between calls, so the model's weights must not change while it is in use.
     """
 
-    def __init__(self, model: torch.nn.Module, *, batch_size: int = 4096, device: str | torch.device = "cpu") -> None:
+    def __init__(self, model: ContinuationModel, *, batch_size: int = 4096, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         # Built on every tune() call: moving and switching an already placed, evaluating model is skipped.
         parameter = next(model.parameters(), None)
@@ -80,7 +80,7 @@ class ModelScorer:
         self.model = model.eval() if model.training else model
         self.batch_size = batch_size
         # The last shared seed's encoding (the model's weights must not change while the scorer is in use).
-        self._encoding: tuple[bytes, tuple] | None = None
+        self._encoding: tuple[bytes, Encoding] | None = None
 
     def _chunks(self, seed_bars: np.ndarray, bars: np.ndarray):
         seed_bars, bars = _broadcast_seeds(seed_bars, bars)
@@ -100,16 +100,12 @@ class ModelScorer:
     def _log_probs(self, seeds: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
         """Teacher-forced log-probabilities (B, 16, 32). A single shared seed is encoded once and its encoding kept
         for the next calls with the same seed (a tuning episode scores many batches after one seed)."""
-        batch = len(chunk)
-        if len(seeds) != 1 or not getattr(self.model, "autoregressive", False):
-            return F.log_softmax(self.model(seeds.expand(batch, -1), chunk), dim=-1)
+        if len(seeds) != 1 or not self.model.autoregressive:
+            return self.model.step_log_probs(seeds, chunk)
         key = seeds.cpu().numpy().tobytes()
         if self._encoding is None or self._encoding[0] != key:
-            self._encoding = (key, self.model._encode(seeds))
-        context, (h, c) = self._encoding[1]
-        state = (h.expand(-1, batch, -1).contiguous(), c.expand(-1, batch, -1).contiguous())
-        logits = self.model._teacher_forced(seeds.expand(batch, -1), chunk, context.expand(batch, -1, -1), state)
-        return F.log_softmax(logits, dim=-1)
+            self._encoding = (key, self.model.encode(seeds))
+        return self.model.step_log_probs(seeds, chunk, encoding=self._encoding[1])
 
     @torch.no_grad()
     def __call__(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
