@@ -62,12 +62,7 @@ def evaluation_cases(
     all_targets = level_combinations()
     arrays = target_arrays(all_targets, bands)
     if combos is not None:
-        chosen = []
-        counts = arrays.requested.sum(axis=1)
-        for k in range(1, 5):
-            pool = np.flatnonzero(counts == k)
-            chosen.extend(rng.choice(pool, size=min(combos, len(pool)), replace=False).tolist())
-        arrays = arrays.take(np.array(sorted(chosen)))
+        arrays = arrays.take(stratified_subsample(arrays.requested.sum(axis=1), 4 * combos, rng))
     n_seeds, n_combos = len(seeds), len(arrays)
     seed_index = np.repeat(np.arange(n_seeds), n_combos)
     combo_index = np.tile(np.arange(n_combos), n_seeds)
@@ -94,7 +89,7 @@ def _figures(
         requested_features=label,
         patterns=int(rows.size),
         request_success=float(met.sum() / max(requested.sum(), 1)),
-        all_met=float((met == requested).all(axis=1).mean()),
+        all_met=float(solved.mean()),
         mean_log_likelihood=float(outcome.log_likelihood[rows].mean()),
         solved_log_likelihood=float(outcome.log_likelihood[rows][solved].mean()) if solved.any() else None,
         mean_edits=float(outcome.edits[rows].mean()),
