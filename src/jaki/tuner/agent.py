@@ -155,7 +155,8 @@ def state_inputs(
     requested = targets.requested[:, None, None, :]
     scales = problem.scales
     now = band_distances(values, targets.lo, targets.hi)[:, None, None, :]
-    after = band_distances(candidate_values(bar, values), targets.lo[:, None, None], targets.hi[:, None, None])
+    per_edit = targets.per_edit()
+    after = band_distances(candidate_values(bar, values), per_edit.lo, per_edit.hi)
     gain = np.where(requested, (now - after) / scales, 0.0)
     left = np.where(requested, np.minimum(after / scales, 4.0), 0.0)
     lands = np.where(requested, (after == 0).astype(float) - (now == 0), 0.0)

@@ -25,9 +25,8 @@ from jaki.tuner.reward import band_distances, feature_potential
 def _candidate_feature_potential(problem: TuningProblem, batch: TuningBatch, rows: np.ndarray) -> np.ndarray:
     """(R, 512) feature part of Φ after each edit of the given rows."""
     values = candidate_values(batch.bar[rows], batch.values[rows])  # (R, 16, 32, 4)
-    targets = batch.targets.take(rows)
-    broadcast = type(targets)(*(getattr(targets, n)[:, None, None, :] for n in ("kind", "lo", "hi")))
-    return feature_potential(values, broadcast, problem.scales, problem.reward).reshape(len(rows), N_EDITS)
+    targets = batch.targets.take(rows).per_edit()
+    return feature_potential(values, targets, problem.scales, problem.reward).reshape(len(rows), N_EDITS)
 
 
 def _candidate_bars(bar: np.ndarray) -> np.ndarray:
@@ -120,8 +119,7 @@ def _best_pair(problem: TuningProblem, batch: TuningBatch, row: int) -> tuple[in
     firsts = _candidate_bars(batch.bar[row])  # (512, 16)
     values = tuner_feature_values(firsts)
     targets = batch.targets.take(np.array([row]))
-    broadcast = type(targets)(*(getattr(targets, n)[:, None, None, :] for n in ("kind", "lo", "hi")))
-    after = feature_potential(candidate_values(firsts, values), broadcast, problem.scales, problem.reward)
+    after = feature_potential(candidate_values(firsts, values), targets.per_edit(), problem.scales, problem.reward)
     after = after.reshape(N_EDITS, N_EDITS)
     after[np.arange(N_EDITS), np.arange(N_EDITS)] = -np.inf
     now = feature_potential(batch.values[row : row + 1], targets, problem.scales, problem.reward)[0]
@@ -186,13 +184,12 @@ def _polish_candidates(
     bases = bar[base_row].copy()
     moved = reverted >= 0
     bases[moved, reverted[moved]] = start[base_row[moved], reverted[moved]]
-    targets = batch.targets.take(rows[base_row])
+    targets = batch.targets.take(rows[base_row]).per_edit()
     after = candidate_values(bases, tuner_feature_values(bases))  # (N, 16, 32, 4)
-    broadcast = type(targets)(*(getattr(targets, n)[:, None, None, :] for n in ("kind", "lo", "hi")))
-    features = feature_potential(after, broadcast, problem.scales, problem.reward)  # (N, 16, 32)
+    features = feature_potential(after, targets, problem.scales, problem.reward)  # (N, 16, 32)
     now = feature_potential(batch.values[rows], batch.targets.take(rows), problem.scales, problem.reward)[base_row]
     met = problem.met(batch)[rows][base_row]  # (N, 4)
-    keeps = np.all((band_distances(after, broadcast.lo, broadcast.hi) == 0) | ~met[:, None, None, :], axis=-1)
+    keeps = np.all((band_distances(after, targets.lo, targets.hi) == 0) | ~met[:, None, None, :], axis=-1)
     # Which steps a base may edit: the bar itself, any; a reverted base, the steps that were not edited (a move).
     steps = np.where(moved[:, None], ~edited[base_row], True)
     legal = keeps & (features >= now[:, None, None] - 1e-9) & steps[..., None]

@@ -113,6 +113,10 @@ class TargetArrays:
     def take(self, index: np.ndarray | slice) -> TargetArrays:
         return TargetArrays(self.kind[index], self.lo[index], self.hi[index])
 
+    def per_edit(self) -> TargetArrays:
+        """(B, 1, 1, 4) views that broadcast against the (B, 16, 32, 4) values after every edit (candidate_values)."""
+        return self.take((slice(None), None, None))
+
     @classmethod
     def concat(cls, parts: list[TargetArrays]) -> TargetArrays:
         return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("kind", "lo", "hi")))
