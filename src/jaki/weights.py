@@ -3,18 +3,23 @@
 Nothing is ever unpickled: safetensors holds raw tensors and the JSON holds the ``ModelConfig`` fields that rebuild
 the module, the category order the weights were trained on (checked on load: a reordered codec would silently
 scramble every prediction), the level bands of the training data, and the figures of how it was trained and scored.
+The tuning agent is saved the same way and read with the same checked helpers (``read_config``,
+``config_dataclass``, ``load_weights``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
+from torch import nn
 
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands, bands_from_json
@@ -27,6 +32,9 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 SHIPPED_MODEL = "assets/continuation"  # inside the jaki package
 RESERVED_KEYS = ("format_version", "model", "category_labels")
+
+T = TypeVar("T")
+M = TypeVar("M", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -89,43 +97,57 @@ def _load(directory: Path) -> LoadedModel:
     for path in (config_path, weights_path):
         if not path.is_file():
             raise JakiInputError(f"{directory}: {path.name} is missing (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
-    try:
-        document = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise JakiInputError(f"{config_path}: unreadable or not JSON ({error})") from None
-    if not isinstance(document, dict):
-        raise JakiInputError(f"{config_path}: expected a JSON object")
+    document = read_config(config_path)
     if document.get("format_version") != FORMAT_VERSION:
         raise JakiInputError(
             f"{config_path}: format_version {document.get('format_version')!r} (expected {FORMAT_VERSION})"
         )
     if document.get("category_labels") != list(CATEGORY_LABELS):
         raise JakiInputError(f"{config_path}: category_labels differ from this jaki's category order")
-    config = _model_config(config_path, document.get("model"))
+    config = config_dataclass(ModelConfig, document.get("model"), config_path, key="model", what="model config")
+    model = load_weights(lambda: ContinuationModel(config), config_path, weights_path, what="model config")
+    return LoadedModel(model=model, config=config, metadata=document)
+
+
+# --- reading a saved folder (config JSON + safetensors); the tuning agent's loader uses these too ----------------
+def read_config(path: Path) -> dict:
+    """A config file's JSON object, or a one-line error."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise JakiInputError(f"{path}: unreadable or not JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise JakiInputError(f"{path}: expected a JSON object")
+    return document
+
+
+def config_dataclass(cls: type[T], values: object, config_path: Path, *, key: str, what: str) -> T:
+    """The dataclass stored under ``key``: unknown keys and values its constructor refuses are one-line errors."""
+    known = {field.name for field in fields(cls)}
+    if not isinstance(values, dict) or not set(values) <= known:
+        raise JakiInputError(f"{config_path}: '{key}' must be an object with keys from {sorted(known)}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise JakiInputError(f"{config_path}: bad {what} ({error})") from None
+
+
+def load_weights(build: Callable[[], M], config_path: Path, weights_path: Path, *, what: str) -> M:
+    """``build()`` the module its config describes and load the safetensors into it (eval mode), or a one-line
+    error: a config the module cannot be built from, an unreadable file, or weights that do not fit."""
+    try:
+        module = build()
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise JakiInputError(f"{config_path}: bad {what} ({error})") from None
     try:
         tensors = load_file(str(weights_path))
     except (OSError, SafetensorError) as error:
         raise JakiInputError(f"{weights_path}: not a readable safetensors file ({error})") from None
     try:
-        model = ContinuationModel(config)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise JakiInputError(f"{config_path}: bad model config ({error})") from None
-    try:
-        # Stored tensors may be float16 to save space; the module computes in float32.
-        model.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()})
+        # Stored tensors may be float16 to save space; the modules compute in float32.
+        module.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()})
     except RuntimeError as error:
         # torch's message spans lines ("Error(s) in loading…:", then the missing or unexpected keys): keep one.
         detail = " ".join(str(error).split()) or "shape or name mismatch"
         raise JakiInputError(f"{weights_path}: weights do not fit the config ({detail[:300]})") from None
-    model.eval()
-    return LoadedModel(model=model, config=config, metadata=document)
-
-
-def _model_config(config_path: Path, values: object) -> ModelConfig:
-    known = {field.name for field in fields(ModelConfig)}
-    if not isinstance(values, dict) or not set(values) <= known:
-        raise JakiInputError(f"{config_path}: 'model' must be an object with keys from {sorted(known)}")
-    try:
-        return ModelConfig(**values)
-    except (TypeError, ValueError) as error:
-        raise JakiInputError(f"{config_path}: bad model config ({error})") from None
+    return module.eval()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -58,3 +60,28 @@ def test_save_then_load_gives_identical_q_values(tmp_path, scorer, bands, patter
 def test_loading_a_folder_without_an_agent_is_an_input_error(tmp_path):
     with pytest.raises(JakiInputError, match="not an agent folder"):
         load_agent(tmp_path)
+
+
+def _edit_agent_config(directory, section: str | None, **changes) -> None:
+    document = json.loads((directory / "agent.json").read_text())
+    (document[section] if section else document).update(changes)
+    (directory / "agent.json").write_text(json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "agent.json").write_text("{not json"), "not JSON"),
+        (lambda d: _edit_agent_config(d, None, format_version=7), "not a format-1 agent config"),
+        (lambda d: _edit_agent_config(d, "dqn", layers_of_fun=3), "'dqn' must be an object with keys from"),
+        (lambda d: _edit_agent_config(d, "dqn", width="big"), "bad agent config"),
+        (lambda d: _edit_agent_config(d, "dqn", width=48), r"do not fit the config \(Error\(s\) in loading.*size"),
+        (lambda d: (d / "agent.safetensors").write_bytes(b"\x00" * 40), "not a readable safetensors"),
+    ],
+)
+def test_bad_agent_folders_raise_one_line_errors(tmp_path, bands, damage, message: str):
+    _agent(bands, seed=3).save(tmp_path / "agent")
+    damage(tmp_path / "agent")
+    with pytest.raises(JakiInputError, match=message) as error:
+        load_agent(tmp_path / "agent")
+    assert "\n" not in str(error.value)

@@ -17,14 +17,13 @@ Training: :mod:`jaki.tuner.training`.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from jaki.errors import JakiInputError
@@ -35,6 +34,7 @@ from jaki.tuner.env import N_EDITS, STOP, TuningBatch, TuningProblem, action_mas
 from jaki.tuner.reward import RewardConfig, band_distances
 from jaki.tuner.scorer import Scorer
 from jaki.tuner.targets import N_FEATURES, NUMBER, TargetArrays
+from jaki.weights import config_dataclass, load_weights, read_config
 
 SHIPPED_AGENT = "assets/tuner"  # inside the jaki package
 ABLATION_FOLDER = "ablation"  # inside SHIPPED_AGENT: the agent trained with closeness 0
@@ -310,33 +310,16 @@ def load_agent(directory: Path | str | None = None, *, ablation: bool = False) -
     return _load(Path(directory))
 
 
-def _dataclass_from(cls, values: object, where: Path):
-    known = {f.name for f in fields(cls)}
-    if not isinstance(values, dict) or not set(values) <= known:
-        raise JakiInputError(f"{where}: expected an object with keys from {sorted(known)}")
-    return cls(**values)
-
-
 def _load(directory: Path) -> TuningAgent:
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     if not config_path.is_file() or not weights_path.is_file():
         raise JakiInputError(f"{directory}: not an agent folder (expected {CONFIG_FILE} + {WEIGHTS_FILE})")
-    try:
-        document = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise JakiInputError(f"{config_path}: unreadable or not JSON ({error})") from None
-    if not isinstance(document, dict) or document.get("format_version") != FORMAT_VERSION:
+    document = read_config(config_path)
+    if document.get("format_version") != FORMAT_VERSION:
         raise JakiInputError(f"{config_path}: not a format-{FORMAT_VERSION} agent config")
-    config = _dataclass_from(DQNConfig, document.get("dqn"), config_path)
-    reward = _dataclass_from(RewardConfig, document.get("reward"), config_path)
+    config = config_dataclass(DQNConfig, document.get("dqn"), config_path, key="dqn", what="agent config")
+    reward = config_dataclass(RewardConfig, document.get("reward"), config_path, key="reward", what="reward config")
     bands = bands_from_json(document.get("bands"))
-    network = QNetwork(config)
-    try:
-        network.load_state_dict(load_file(str(weights_path)))
-    except (OSError, SafetensorError, RuntimeError) as error:
-        raise JakiInputError(
-            f"{weights_path}: weights do not fit {CONFIG_FILE} ({str(error).splitlines()[0]})"
-        ) from None
-    network.eval()
+    network = load_weights(lambda: QNetwork(config), config_path, weights_path, what="agent config")
     metadata = {k: v for k, v in document.items() if k not in ("format_version", "dqn", "reward", "bands")}
     return TuningAgent(network, config, reward, bands, metadata)
