@@ -132,16 +132,18 @@ def parse_target(feature: str, text: str) -> str | float | None:
 # --- results ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TargetOutcome:
-    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar."""
+    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar, with
+    the tuner's own verdict on each (``TuneResult.met``: what it decided is what is shown)."""
 
     feature: str
     request: str | float
     band: Band
     values: tuple[float, ...]
+    bar_met: tuple[bool, ...]
 
     @property
     def met(self) -> bool:
-        return all(self.band.contains(value) for value in self.values)
+        return all(self.bar_met)
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def generate(
         )
         timing["load_agent"] = _lap(clock)
     generator = torch.Generator().manual_seed(seed_value)
-    continuations, tuned, values = [], [], []
+    continuations, tuned, values, verdicts = [], [], [], []
     context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
     timing["continuation"] = timing["tuning"] = 0.0
     for index in range(n_bars):
@@ -248,9 +250,16 @@ def generate(
             timing["tuning"] += _lap(clock)
             tuned.append(result.pattern)
             values.append(result.values)
+            verdicts.append(result.met)
             context = result.pattern
     outcomes = tuple(
-        TargetOutcome(feature, request, band, tuple(bar_values[feature] for bar_values in values))
+        TargetOutcome(
+            feature,
+            request,
+            band,
+            tuple(bar_values[feature] for bar_values in values),
+            tuple(bar_met[feature] for bar_met in verdicts),
+        )
         for feature, request, band in _requested_bands(targets, bands)
     )
     timing["total"] = sum(timing.values())
