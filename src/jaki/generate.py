@@ -15,7 +15,7 @@ Every random choice (a random groove or dataset loop, sampling the continuation,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from jaki.features import LEVELS, Band, FeatureBands, tuner_features
 from jaki.grooves import get_groove, groove_library
 from jaki.midi import drum_midi_file, read_drum_midi
 from jaki.pattern import Pattern
-from jaki.tuner import RefineConfig, RewardConfig, Targets, TrainProgress, load_agent, tune
+from jaki.tuner import RefineConfig, RewardConfig, Targets, TrainProgress, keep_mask, load_agent, tune
 from jaki.weights import LoadedModel, load_model
 
 OUTPUT_FILES = ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid")
@@ -188,17 +188,20 @@ def generate(
     model: LoadedModel | None = None,
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    keep: Sequence[str] = (),
 ) -> Generation:
     """Continue ``seed`` for ``n_bars`` bars, each from the bar before it, tuning each toward ``requests``.
 
     ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). ``temperature`` 0
-    takes the model's most likely bar step by step; above 0 it samples, seeded by ``seed_value``.
+    takes the model's most likely bar step by step; above 0 it samples, seeded by ``seed_value``. ``keep``: parts
+    tuning never changes (``("kick", "snare")``; names from ``jaki.pattern.PARTS``).
     """
     if n_bars < 1:
         raise JakiInputError(f"--bars {n_bars}: expected 1 or more")
     if temperature < 0:
         raise JakiInputError(f"--temperature {temperature}: expected 0 (most likely bar) or more")
     targets = Targets(**(requests or {}))
+    keep_mask(keep, 1)  # unknown part names fail here, before any work
     tuning = tuning or TuningOptions()
     timing: dict[str, float] = {}
     clock = time.perf_counter()
@@ -244,6 +247,7 @@ def generate(
                 method=method,
                 reward=reward,
                 refine=refine,
+                keep=keep,
                 seed=seed_value + index,
                 progress=progress,
             )

@@ -43,7 +43,7 @@ from jaki.grooves import groove_library
 from jaki.io import check_output_folder
 from jaki.kit import load_drum_map
 from jaki.pattern import PARTS
-from jaki.tuner import Targets, TrainProgress
+from jaki.tuner import Targets, TrainProgress, keep_mask
 from jaki.weights import load_model
 
 OPEN_NOTES = {"hihat": 46, "crash": 49}
@@ -86,6 +86,9 @@ def generate(
     ] = None,
     repetition: Annotated[
         str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
+    ] = None,
+    keep: Annotated[
+        str | None, typer.Option(help="Parts tuning never changes, comma-separated (kick,snare,closed,open,toms).")
     ] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt for the four targets.")] = False,
     closeness: Annotated[
@@ -138,6 +141,8 @@ def generate(
     }
     requests = {feature: parse_target(feature, text) for feature, text in typed.items() if text is not None}
     Targets(**requests)  # out-of-range numbers fail here, before any work
+    kept = tuple(part.strip() for part in (keep or "").split(",") if part.strip())
+    keep_mask(kept, 1)  # and unknown parts to keep
     loaded = load_model(model)
     if interactive or (not requests and not json_output and sys.stdin.isatty() and sys.stdout.isatty()):
         requests = _prompt_targets(loaded.bands)
@@ -162,6 +167,7 @@ def generate(
             model=loaded,
             tuning=tuning,
             progress=progress,
+            keep=kept,
         )
     files = write_generation(
         generation, out_dir, tempo_bpm=tempo_bpm, open_note=OPEN_NOTES[open_as], force=force, wav=wav, png=png
