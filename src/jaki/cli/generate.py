@@ -1,4 +1,4 @@
-"""``jaki generate`` and ``jaki grooves``: the main job, as a drummer or producer uses it."""
+"""``jaki generate``: the main job, as a drummer or producer uses it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
-import torch
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -38,23 +37,14 @@ from jaki.generate import (
 from jaki.generate import (
     generate as run_generation,
 )
-from jaki.grooves import groove_library
 from jaki.io import check_output_folder
 from jaki.kit import load_drum_map
 from jaki.pattern import PARTS, Pattern
-from jaki.tuner import Targets, TrainProgress
-from jaki.weights import load_model
+
+if TYPE_CHECKING:
+    from jaki.tuner import TrainProgress
 
 OPEN_NOTES = {"hihat": 46, "crash": 49}
-
-
-def grooves() -> None:
-    """List the built-in seed grooves (use one with 'jaki generate --groove NAME')."""
-    table = Table("name", "tempo", "pattern (kick / snare / closed / open / toms)", "description", box=None)
-    for groove in groove_library().values():
-        table.add_row(groove.name, f"{groove.tempo_bpm:g}", groove.pattern.to_grid(), groove.description)
-        table.add_row()
-    Console().print(table)
 
 
 def generate(
@@ -123,6 +113,11 @@ def generate(
     agent: Annotated[Path | None, typer.Option(help="Tuner agent folder (default: the shipped agent).")] = None,
 ) -> None:
     """Continue a one-bar seed and tune the continuation toward your targets; write MIDI files."""
+    import torch  # here, not at the top: 'jaki grooves' and 'jaki --help' must not wait for it
+
+    from jaki.tuner import Targets
+    from jaki.weights import load_model
+
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
     seed_value = seed if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
     rng = np.random.default_rng(seed_value)
