@@ -15,7 +15,7 @@ Every random choice (a random groove or dataset loop, sampling the continuation,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,16 +134,18 @@ def parse_target(feature: str, text: str) -> str | float | None:
 # --- results ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TargetOutcome:
-    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar."""
+    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar, with
+    the tuner's own verdict on each (``TuneResult.met``: what it decided is what is shown)."""
 
     feature: str
     request: str | float
     band: Band
     values: tuple[float, ...]
+    bar_met: tuple[bool, ...]
 
     @property
     def met(self) -> bool:
-        return all(self.band.contains(value) for value in self.values)
+        return all(self.bar_met)
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ def generate(
         )
         timing["load_agent"] = _lap(clock)
     generator = torch.Generator().manual_seed(seed_value)
-    continuations, tuned, values = [], [], []
+    continuations, tuned, values, verdicts = [], [], [], []
     context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
     timing["continuation"] = timing["tuning"] = 0.0
     for index in range(n_bars):
@@ -255,9 +257,16 @@ def generate(
             timing["tuning"] += _lap(clock)
             tuned.append(result.pattern)
             values.append(result.values)
+            verdicts.append(result.met)
             context = result.pattern
     outcomes = tuple(
-        TargetOutcome(feature, request, band, tuple(bar_values[feature] for bar_values in values))
+        TargetOutcome(
+            feature,
+            request,
+            band,
+            tuple(bar_values[feature] for bar_values in values),
+            tuple(bar_met[feature] for bar_met in verdicts),
+        )
         for feature, request, band in _requested_bands(targets, bands)
     )
     timing["total"] = sum(timing.values())
@@ -286,6 +295,46 @@ def _requested_bands(targets: Targets, bands: FeatureBands) -> list[tuple[str, s
 def bar_features(pattern: Pattern) -> list[dict[str, float]]:
     """The four tuner features of every bar."""
     return [tuner_features(bar) for bar in pattern.bars()]
+
+
+# --- the JSON document ----------------------------------------------------------------------------------------------
+def pattern_document(pattern: Pattern) -> dict:
+    """A pattern as JSON: its grid rows and features (of bar 1), and each bar's when it has several."""
+    per_bar = bar_features(pattern)
+    document = {"grid": pattern.grid_rows(), "features": per_bar[0]}
+    if pattern.n_bars > 1:
+        document["bars"] = [
+            {"grid": bar.grid_rows(), "features": features}
+            for bar, features in zip(pattern.bars(), per_bar, strict=True)
+        ]
+    return document
+
+
+def generation_document(generation: Generation, files: Mapping[str, Path] | None = None) -> dict:
+    """The one JSON document of a generation: what ``jaki generate --json`` prints and the studio's API returns.
+
+    ``files`` are the files written (by role); the studio writes none, so its documents carry ``"files": {}``.
+    """
+    return {
+        "seed": {**pattern_document(generation.seed.pattern), "source": generation.seed.source},
+        "continuation": pattern_document(generation.continuation),
+        "tuned": pattern_document(generation.result),
+        "method": generation.method,
+        "targets": {
+            outcome.feature: {
+                "level": outcome.request,
+                "band": [outcome.band.lo, outcome.band.hi],
+                "value": outcome.values[0],
+                "values": list(outcome.values),
+                "met": outcome.met,
+            }
+            for outcome in generation.outcomes
+        },
+        "files": {name: str(path) for name, path in (files or {}).items()},
+        "seed_value": generation.seed_value,
+        "model": generation.model_name,
+        "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
+    }
 
 
 # --- files --------------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from jaki.generate import (
     Seed,
     TuningOptions,
     bar_features,
+    generation_document,
     output_paths,
     parse_target,
     random_groove,
@@ -39,7 +40,7 @@ from jaki.generate import (
 )
 from jaki.io import check_output_folder
 from jaki.kit import load_drum_map
-from jaki.pattern import PARTS, Pattern
+from jaki.pattern import PARTS
 
 if TYPE_CHECKING:
     from jaki.tuner import TrainProgress
@@ -161,7 +162,7 @@ def generate(
         generation, out_dir, tempo_bpm=tempo_bpm, open_note=OPEN_NOTES[open_as], force=force, wav=wav, png=png
     )
     if json_output:
-        typer.echo(json.dumps(_as_json(generation, files), indent=2, allow_nan=False))
+        typer.echo(json.dumps(generation_document(generation, files), indent=2, allow_nan=False))
     else:
         _print_generation(generation, files, tempo_bpm)
 
@@ -261,40 +262,6 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
 
 def _band_text(band) -> str:
     return f"{band.lo:.3g}–{band.hi:.3g}" if band.lo != band.hi else f"{band.lo:.3g}"
-
-
-def _pattern_json(pattern: Pattern) -> dict:
-    per_bar = bar_features(pattern)
-    document = {"grid": pattern.grid_rows(), "features": per_bar[0]}
-    if pattern.n_bars > 1:
-        document["bars"] = [
-            {"grid": bar.grid_rows(), "features": features}
-            for bar, features in zip(pattern.bars(), per_bar, strict=True)
-        ]
-    return document
-
-
-def _as_json(generation: Generation, files: dict[str, Path]) -> dict:
-    return {
-        "seed": {**_pattern_json(generation.seed.pattern), "source": generation.seed.source},
-        "continuation": _pattern_json(generation.continuation),
-        "tuned": _pattern_json(generation.result),
-        "method": generation.method,
-        "targets": {
-            outcome.feature: {
-                "level": outcome.request,
-                "band": [outcome.band.lo, outcome.band.hi],
-                "value": outcome.values[0],
-                "values": list(outcome.values),
-                "met": outcome.met,
-            }
-            for outcome in generation.outcomes
-        },
-        "files": {name: str(path) for name, path in files.items()},
-        "seed_value": generation.seed_value,
-        "model": generation.model_name,
-        "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
-    }
 
 
 def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm: float) -> None:
