@@ -210,6 +210,23 @@ def test_interactive_prompt_through_a_pseudo_terminal(tiny_model_dir, tmp_path):
     assert (tmp_path / "o" / "tuned.mid").is_file()
 
 
+def test_the_prompt_asks_again_for_an_answer_out_of_range(tiny_model_dir, tmp_path):
+    """999 for syncopation is refused when typed and asked again; the answers before it are kept."""
+    jaki = Path(sys.executable).with_name("jaki")
+    command = [str(jaki), "generate", "--groove", "rock", "--model", str(tiny_model_dir), "--method", "greedy"]
+    command += ["--out", "o", "--seed", "2", "--json", "--interactive"]
+    code, screen = _drive_in_pty(command, ["high", "", "999", "wild", "2", ""], tmp_path)
+    assert code == 0, screen
+    assert "syncopation target 999.0: out of range (expected 0..90)" in screen
+    assert "syncopation target 'wild'" in screen
+    assert screen.count("syncopation [low") == 3
+    targets = json.loads(screen[screen.index("{\r\n") :])["targets"]
+    assert {feature: target["level"] for feature, target in targets.items()} == {
+        "cymbal_density": "high",
+        "syncopation": "high",
+    }
+
+
 def test_no_prompt_without_a_terminal(tiny_model_dir, tmp_path):
     jaki = Path(sys.executable).with_name("jaki")
     done = subprocess.run(

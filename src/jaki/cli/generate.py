@@ -242,7 +242,10 @@ def _choose_seed(
 
 
 def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
-    """Ask for each feature in the original jaki's order; a blank answer skips it."""
+    """Ask for each feature in the original jaki's order; a blank answer skips it. Each answer is checked as it is
+    typed (a word or a number out of the feature's range is asked again), so one typo never loses the others."""
+    from jaki.tuner import Targets
+
     typer.echo("Targets (low / medium / high, 0 / 1 / 2, or a number; blank to skip):", err=True)
     requests: dict[str, str | float] = {}
     for feature in TUNER_FEATURES:
@@ -251,6 +254,7 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
             answer = typer.prompt(f"  {feature.replace('_', ' ')} [{shown}]", default="", show_default=False, err=True)
             try:
                 value = parse_target(feature, answer)
+                Targets(**{feature: value})
             except JakiInputError as error:
                 typer.echo(f"  {error}", err=True)
                 continue
