@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import pty
 import select
@@ -327,3 +328,18 @@ def test_met_printed_and_in_json_is_the_tuners_verdict_at_a_band_edge(tmp_path, 
     target = document["targets"]["repetition"]
     assert target["met"] is True and target["band"][1] < 0.4
     assert abs(target["value"] - 0.35) <= 0.05 + 1e-9
+
+
+def test_refine_status_shows_real_numbers_or_a_dash():
+    from jaki.cli.generate import refine_status
+    from jaki.tuner import TrainProgress
+
+    def state(step, ret, success):
+        return TrainProgress(step, 10**6, 0.1, 3 * step, ret, success, 2.0, 0.5, 0.1 * step)
+
+    assert refine_status(state(1, math.nan, math.nan), math.nan, bar=1, bars=1, seconds=5) == (
+        "refining 0.1 of 5 s: step 1, 3 episodes, reward — (best —), all met —"
+    )
+    assert refine_status(state(12, 1.234, 0.75), 1.5, bar=2, bars=4, seconds=2.5) == (
+        "refining bar 2/4, 1.2 of 2.5 s: step 12, 36 episodes, reward +1.23 (best +1.50), all met 75%"
+    )

@@ -147,7 +147,9 @@ def generate(
     if method not in ("agent", "greedy", "random"):
         raise JakiInputError(f"--method {method!r}: expected agent, greedy or random")
     tuning = TuningOptions(method=method, closeness=closeness, refine_seconds=refine, agent_dir=agent)
-    with _refine_display(active=refine > 0 and bool(requests) and not json_output) as progress:
+    with _refine_display(
+        active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars
+    ) as progress:
         generation = run_generation(
             seed_bar,
             requests,
@@ -168,12 +170,11 @@ def generate(
 
 
 @contextmanager
-def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
-    """A live line while per-seed refinement trains: step, mean episode reward, best so far."""
+def _refine_display(*, active: bool, seconds: float, bars: int) -> Iterator[Callable[[TrainProgress], None] | None]:
+    """A live line while per-seed refinement trains (the trainer reports at least every 0.25 s)."""
     if not active:
         yield None
         return
-    best = -math.inf
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -181,17 +182,29 @@ def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None]
         console=Console(stderr=True),
         transient=True,
     ) as display:
-        task = display.add_task("refining…", total=None)
+        task = display.add_task("refining: preparing the trainer…", total=None)
+        bar, last_step, best = 1, 0, math.nan
 
         def report(state: TrainProgress) -> None:
-            nonlocal best
-            best = max(best, state.mean_return)
-            display.update(
-                task,
-                description=f"refining: step {state.step}  reward {state.mean_return:+.3f}  best {best:+.3f}  success {state.success:.0%}",
-            )
+            nonlocal bar, last_step, best
+            if state.step < last_step:  # a new training run: the next bar
+                bar, best = bar + 1, math.nan
+            last_step = state.step
+            best = state.mean_return if math.isnan(best) else max(best, state.mean_return)
+            display.update(task, description=refine_status(state, best, bar=bar, bars=bars, seconds=seconds))
 
         yield report
+
+
+def refine_status(state: TrainProgress, best: float, *, bar: int, bars: int, seconds: float) -> str:
+    """One line of refinement progress; figures not known yet (no episode finished) read '—'."""
+    shown = lambda value, text: "—" if math.isnan(value) else text.format(value)  # noqa: E731
+    where = f"bar {bar}/{bars}, " if bars > 1 else ""
+    return (
+        f"refining {where}{state.seconds:.1f} of {seconds:g} s: step {state.step}, {state.episodes} episodes, "
+        f"reward {shown(state.mean_return, '{:+.2f}')} (best {shown(best, '{:+.2f}')}), "
+        f"all met {shown(state.success, '{:.0%}')}"
+    )
 
 
 def _choose_seed(
