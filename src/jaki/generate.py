@@ -18,17 +18,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, Band, FeatureBands, tuner_features
 from jaki.grooves import get_groove, groove_library
 from jaki.midi import drum_midi_file, read_drum_midi
 from jaki.pattern import Pattern
-from jaki.tuner import RefineConfig, RewardConfig, Targets, TrainProgress, keep_mask, load_agent, tune
-from jaki.weights import LoadedModel, load_model
+
+if TYPE_CHECKING:  # torch and the tuner load inside generate(): seeds, targets and files need neither
+    from jaki.tuner import Targets, TrainProgress
+    from jaki.weights import LoadedModel
 
 OUTPUT_FILES = ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid")
 DEFAULT_TEMPO_BPM = 100.0
@@ -196,6 +198,11 @@ def generate(
     takes the model's most likely bar step by step; above 0 it samples, seeded by ``seed_value``. ``keep``: parts
     tuning never changes (``("kick", "snare")``; names from ``jaki.pattern.PARTS``).
     """
+    import torch
+
+    from jaki.tuner import RefineConfig, RewardConfig, Targets, keep_mask, load_agent, tune
+    from jaki.weights import load_model
+
     if n_bars < 1:
         raise JakiInputError(f"--bars {n_bars}: expected 1 or more")
     if temperature < 0:

@@ -3,6 +3,7 @@ what greedy search cannot, reproducibly for a seed."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -150,3 +151,17 @@ def test_the_network_reads_the_edit_tables_gain(scorer, bands, pattern_a, patter
     np.testing.assert_allclose(inputs["edits"][..., GAIN].numpy(), table.gain, atol=1e-6)
     with torch.no_grad():
         np.testing.assert_allclose(agent.network(inputs)[:, :-1].numpy(), table.flat("gain"), atol=1e-6)
+
+
+def test_progress_comes_by_the_clock_as_well_as_by_steps(scorer, bands, pattern_a, pattern_b):
+    """With a step count that never comes due, reports still arrive once progress_seconds have passed: every step
+    for 0 s, only the first and the last for an hour."""
+    starts = np.stack([pattern_a.categories(), pattern_b.categories()])
+    pool = TrainingPool.build(TuningProblem(scorer, bands, RewardConfig()), starts, starts)
+    config = DQNConfig(total_steps=6, n_envs=4, learning_starts=2, batch_size=16, **SMALL)
+    by_clock, hourly = [], []
+    train_agent(scorer, pool, bands, config=config, progress=by_clock.append, progress_every=10**9, progress_seconds=0)
+    train_agent(scorer, pool, bands, config=config, progress=hourly.append, progress_every=10**9, progress_seconds=3600)
+    assert [state.step for state in by_clock] == [1, 2, 3, 4, 5, 6]
+    assert [state.step for state in hourly] == [1, 6]
+    assert all(later.seconds >= earlier.seconds for earlier, later in itertools.pairwise(by_clock))

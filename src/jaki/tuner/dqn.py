@@ -74,8 +74,7 @@ class DQNConfig:
     layers: int = 2  # transformer layers
     heads: int = 4  # attention heads
     action_width: int = 32  # hidden units of the per-edit head
-    log_every: int = 50  # vectorised steps between progress reports (returns, success, loss, Q values)
-    log_window: int = 200  # finished episodes the reported means are taken over
+    log_window: int = 200  # finished episodes the reported means (returns, success, edits) are taken over
     seed: int = 0  # seeds the network, the targets, the episodes and exploration
 
 
@@ -260,7 +259,7 @@ def _no_targets(n: int) -> TargetArrays:
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """What the progress callback receives every ``log_every`` steps."""
+    """What the progress callback receives (see ``train_agent``'s ``progress_every`` and ``progress_seconds``)."""
 
     step: int
     total_steps: int
@@ -270,9 +269,9 @@ class TrainProgress:
     success: float  # share of those that ended with every request met
     mean_edits: float
     loss: float
-    q_taken: float  # mean Q-value of the actions taken in the last logged step
-    q_target: float  # mean TD target of the last gradient step
     seconds: float
+    q_taken: float = float("nan")  # mean Q-value of the actions taken at the reported step
+    q_target: float = float("nan")  # mean TD target of the last gradient step
 
 
 class ReplayBuffer:
@@ -340,12 +339,16 @@ def train_agent(
     agent: TuningAgent | None = None,
     targets: TargetArrays | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    progress_every: int = 50,
+    progress_seconds: float = 0.25,
     time_budget_s: float | None = None,
     device: str | torch.device = "cpu",
 ) -> TuningAgent:
     """Double DQN over episodes drawn from ``pool`` with random level targets (or the fixed ``targets``).
 
-    Passing ``agent`` continues training it (per-seed refinement: a one-pattern pool and fixed targets).
+    ``progress`` hears every ``progress_every`` steps and whenever ``progress_seconds`` have passed since it last
+    heard (a live line must move even when a step is slow). Passing ``agent`` continues training it (per-seed
+    refinement: a one-pattern pool and fixed targets).
     ``time_budget_s`` stops early once spent. Deterministic for ``config.seed`` (torch ops on CPU). ``device``
     holds the networks during training; the returned agent is on the CPU, where tuning runs.
     """
@@ -384,7 +387,7 @@ def train_agent(
     finished_edits: list[int] = []
     loss_value = q_target = float("nan")
     gradient_steps = 0
-    started = time.perf_counter()
+    started = reported = time.perf_counter()
     for step in range(config.total_steps):
         # ALGO LOGIC: ε-greedy action for every episode
         epsilon = linear_schedule(config.start_e, config.end_e, config.exploration_fraction * config.total_steps, step)
@@ -442,8 +445,11 @@ def train_agent(
                     for target_param, param in zip(target_network.parameters(), q_network.parameters(), strict=True):
                         target_param.data.copy_(config.tau * param.data + (1.0 - config.tau) * target_param.data)
 
-        out_of_time = time_budget_s is not None and time.perf_counter() - started > time_budget_s
-        if progress and (step % config.log_every == 0 or step == config.total_steps - 1 or out_of_time):
+        now = time.perf_counter()
+        out_of_time = time_budget_s is not None and now - started > time_budget_s
+        due = step % progress_every == 0 or now - reported >= progress_seconds
+        if progress and (due or step == config.total_steps - 1 or out_of_time):
+            reported = now
             recent = slice(-config.log_window, None)
             taken_q = q_values.gather(1, torch.as_tensor(actions, device=q_values.device)[:, None])
             progress(
