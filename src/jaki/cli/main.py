@@ -15,6 +15,7 @@ from typer.exceptions import TyperException
 
 from jaki.cli import analyze, dataset, generate
 from jaki.cli import model as model_commands
+from jaki.cli import studio as studio_command
 from jaki.cli import tuner as tuner_commands
 from jaki.errors import JakiInputError
 
@@ -52,3 +53,4 @@ app.command()(model_commands.train)
 app.command()(model_commands.evaluate)
 app.command("train-tuner")(tuner_commands.train_tuner)
 app.command("evaluate-tuner")(tuner_commands.evaluate_tuner_command)
+app.command()(studio_command.studio)
