@@ -19,18 +19,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mido
 import numpy as np
-import torch
 
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, Band, FeatureBands, tuner_features
 from jaki.grooves import get_groove, groove_library
 from jaki.midi import DrumMidi, MidiBar, drum_midi_file, read_drum_midi
 from jaki.pattern import Pattern
-from jaki.tuner import RefineConfig, RewardConfig, Targets, TrainProgress, load_agent, tune
-from jaki.weights import LoadedModel, load_model
+
+if TYPE_CHECKING:  # torch and the tuner load inside generate(): seeds, targets and files need neither
+    import mido
+
+    from jaki.tuner import Targets, TrainProgress
+    from jaki.weights import LoadedModel
 
 OUTPUT_FILES = ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid")
 DEFAULT_TEMPO_BPM = 100.0
@@ -176,16 +179,18 @@ def check_method(method: str) -> str:
 # --- results ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TargetOutcome:
-    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar."""
+    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar, with
+    the tuner's own verdict on each (``TuneResult.met``: what it decided is what is shown)."""
 
     feature: str
     request: str | float
     band: Band
     values: tuple[float, ...]
+    bar_met: tuple[bool, ...]
 
     @property
     def met(self) -> bool:
-        return all(self.band.contains(value) for value in self.values)
+        return all(self.bar_met)
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,11 @@ def generate(
     ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). ``temperature`` 0
     takes the model's most likely bar step by step; above 0 it samples, seeded by ``seed_value``.
     """
+    import torch
+
+    from jaki.tuner import RefineConfig, RewardConfig, Targets, load_agent, tune
+    from jaki.weights import load_model
+
     if not 1 <= n_bars <= MAX_BARS:
         raise JakiInputError(f"--bars {n_bars}: expected 1..{MAX_BARS}")
     if not (math.isfinite(temperature) and temperature >= 0):
@@ -263,7 +273,7 @@ def generate(
         )
         timing["load_agent"] = _lap(clock)
     generator = torch.Generator().manual_seed(seed_value)
-    continuations, tuned, values = [], [], []
+    continuations, tuned, values, verdicts = [], [], [], []
     context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
     timing["continuation"] = timing["tuning"] = 0.0
     for index in range(n_bars):
@@ -295,9 +305,16 @@ def generate(
             timing["tuning"] += _lap(clock)
             tuned.append(result.pattern)
             values.append(result.values)
+            verdicts.append(result.met)
             context = result.pattern
     outcomes = tuple(
-        TargetOutcome(feature, request, band, tuple(bar_values[feature] for bar_values in values))
+        TargetOutcome(
+            feature,
+            request,
+            band,
+            tuple(bar_values[feature] for bar_values in values),
+            tuple(bar_met[feature] for bar_met in verdicts),
+        )
         for feature, request, band in _requested_bands(targets, bands)
     )
     timing["total"] = sum(timing.values())

@@ -1,4 +1,4 @@
-"""``jaki generate`` and ``jaki grooves``: the main job, as a drummer or producer uses it."""
+"""``jaki generate``: the main job, as a drummer or producer uses it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
-import torch
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -43,21 +42,12 @@ from jaki.generate import (
 from jaki.generate import (
     generate as run_generation,
 )
-from jaki.grooves import groove_library
 from jaki.io import check_output_folder
 from jaki.kit import load_drum_map
 from jaki.pattern import PARTS
-from jaki.tuner import Targets, TrainProgress
-from jaki.weights import load_model
 
-
-def grooves() -> None:
-    """List the built-in seed grooves (use one with 'jaki generate --groove NAME')."""
-    table = Table("name", "tempo", "pattern (kick / snare / closed / open / toms)", "description", box=None)
-    for groove in groove_library().values():
-        table.add_row(groove.name, f"{groove.tempo_bpm:g}", groove.pattern.to_grid(), groove.description)
-        table.add_row()
-    Console().print(table)
+if TYPE_CHECKING:
+    from jaki.tuner import TrainProgress
 
 
 def generate(
@@ -128,6 +118,11 @@ def generate(
     agent: Annotated[Path | None, typer.Option(help="Tuner agent folder (default: the shipped agent).")] = None,
 ) -> None:
     """Continue a one-bar seed and tune the continuation toward your targets; write MIDI files."""
+    import torch  # here, not at the top: 'jaki grooves' and 'jaki --help' must not wait for it
+
+    from jaki.tuner import Targets
+    from jaki.weights import load_model
+
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
     seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
     rng = np.random.default_rng(seed_value)
@@ -151,7 +146,9 @@ def generate(
     check_output_folder(out_dir, [path.name for path in every_output], overwrite=force, create_parents=True)
 
     tuning = TuningOptions(method=check_method(method), closeness=closeness, refine_seconds=refine, agent_dir=agent)
-    with _refine_display(active=refine > 0 and bool(requests) and not json_output) as progress:
+    with _refine_display(
+        active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars
+    ) as progress:
         generation = run_generation(
             seed_bar,
             requests,
@@ -172,12 +169,11 @@ def generate(
 
 
 @contextmanager
-def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
-    """A live line while per-seed refinement trains: step, mean episode reward, best so far."""
+def _refine_display(*, active: bool, seconds: float, bars: int) -> Iterator[Callable[[TrainProgress], None] | None]:
+    """A live line while per-seed refinement trains (the trainer reports at least every 0.25 s)."""
     if not active:
         yield None
         return
-    best = -math.inf
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -185,17 +181,29 @@ def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None]
         console=Console(stderr=True),
         transient=True,
     ) as display:
-        task = display.add_task("refining…", total=None)
+        task = display.add_task("refining: preparing the trainer…", total=None)
+        bar, last_step, best = 1, 0, math.nan
 
         def report(state: TrainProgress) -> None:
-            nonlocal best
-            best = max(best, state.mean_return)
-            display.update(
-                task,
-                description=f"refining: step {state.step}  reward {state.mean_return:+.3f}  best {best:+.3f}  success {state.success:.0%}",
-            )
+            nonlocal bar, last_step, best
+            if state.step < last_step:  # a new training run: the next bar
+                bar, best = bar + 1, math.nan
+            last_step = state.step
+            best = state.mean_return if math.isnan(best) else max(best, state.mean_return)
+            display.update(task, description=refine_status(state, best, bar=bar, bars=bars, seconds=seconds))
 
         yield report
+
+
+def refine_status(state: TrainProgress, best: float, *, bar: int, bars: int, seconds: float) -> str:
+    """One line of refinement progress; figures not known yet (no episode finished) read '—'."""
+    shown = lambda value, text: "—" if math.isnan(value) else text.format(value)  # noqa: E731
+    where = f"bar {bar}/{bars}, " if bars > 1 else ""
+    return (
+        f"refining {where}{state.seconds:.1f} of {seconds:g} s: step {state.step}, {state.episodes} episodes, "
+        f"reward {shown(state.mean_return, '{:+.2f}')} (best {shown(best, '{:+.2f}')}), "
+        f"all met {shown(state.success, '{:.0%}')}"
+    )
 
 
 def _choose_seed(
@@ -246,7 +254,10 @@ def _choose_seed(
 
 
 def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
-    """Ask for each feature in the original jaki's order; a blank answer skips it."""
+    """Ask for each feature in the original jaki's order; a blank answer skips it. Each answer is checked as it is
+    typed (a word or a number out of the feature's range is asked again), so one typo never loses the others."""
+    from jaki.tuner import Targets
+
     typer.echo("Targets (low / medium / high, 0 / 1 / 2, or a number; blank to skip):", err=True)
     requests: dict[str, str | float] = {}
     for feature in TUNER_FEATURES:
@@ -255,6 +266,7 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
             answer = typer.prompt(f"  {feature.replace('_', ' ')} [{shown}]", default="", show_default=False, err=True)
             try:
                 value = parse_target(feature, answer)
+                Targets(**{feature: value})
             except JakiInputError as error:
                 typer.echo(f"  {error}", err=True)
                 continue
