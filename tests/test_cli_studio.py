@@ -17,7 +17,7 @@ runner = CliRunner()
 
 
 def test_studio_serves_the_page_on_localhost_and_prints_its_url():
-    command = [sys.executable, "-c", "from jaki.cli.main import app; app()", "studio", "--no-browser"]
+    command = [sys.executable, "-c", "from jaki.cli import run; run()", "studio", "--no-browser"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
