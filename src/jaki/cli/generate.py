@@ -22,10 +22,12 @@ from jaki.errors import JakiInputError
 from jaki.features import TUNER_FEATURES, FeatureBands
 from jaki.generate import (
     DEFAULT_TEMPO_BPM,
+    MAX_VARIATIONS,
     Generation,
     Seed,
     TuningOptions,
     bar_features,
+    generate_variations,
     output_paths,
     parse_target,
     random_groove,
@@ -34,9 +36,6 @@ from jaki.generate import (
     seed_from_groove,
     seed_from_midi,
     write_generation,
-)
-from jaki.generate import (
-    generate as run_generation,
 )
 from jaki.grooves import groove_library
 from jaki.io import check_output_folder
@@ -102,7 +101,32 @@ def generate(
         typer.Option(min=0.0, help="Per-seed refinement: keep training the agent on this seed for SECONDS per bar."),
     ] = 0.0,
     bars: Annotated[int, typer.Option(min=1, max=64, help="Continue this many bars, each from the one before.")] = 1,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0: the model's most likely bar; above 0: sample.")] = 0.0,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=10.0, help="Sampling temperature (default: the model's own); 0 = its single most likely bar."
+        ),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(
+            "--top-p",
+            min=0.01,
+            max=1.0,
+            help="Sample from the likeliest categories holding this share (default: the model's).",
+        ),
+    ] = None,
+    fill: Annotated[
+        bool, typer.Option("--fill", help="Make the last bar a fill (with --bars 4: bar 4 of the phrase).")
+    ] = False,
+    variations: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_VARIATIONS,
+            help="Write this many distinct candidates, most likely first, each in a folder variation-N of --out.",
+        ),
+    ] = 1,
     tempo: Annotated[
         float | None, typer.Option(help="Tempo of the MIDI files in BPM (default: the seed's, else 100).")
     ] = None,
@@ -144,31 +168,51 @@ def generate(
     tempo_bpm = tempo if tempo is not None else (seed_bar.tempo_bpm or DEFAULT_TEMPO_BPM)
     if not (math.isfinite(tempo_bpm) and 20 <= tempo_bpm <= 400):
         raise JakiInputError(f"--tempo {tempo_bpm:g}: expected 20..400 BPM")
-    # Fail before any work when the folder already holds a file a generation can write.
-    every_output = output_paths(out_dir, wav=True, png=True).values()
-    check_output_folder(out_dir, [path.name for path in every_output], overwrite=force, create_parents=True)
+    # Fail before any work when a folder already holds a file a generation can write.
+    folders = [out_dir] if variations == 1 else [out_dir / f"variation-{n}" for n in range(1, variations + 1)]
+    for folder in folders:
+        every_output = output_paths(folder, wav=True, png=True).values()
+        check_output_folder(folder, [path.name for path in every_output], overwrite=force, create_parents=True)
 
     if method not in ("agent", "greedy", "random"):
         raise JakiInputError(f"--method {method!r}: expected agent, greedy or random")
     tuning = TuningOptions(method=method, closeness=closeness, refine_seconds=refine, agent_dir=agent)
     with _refine_display(active=refine > 0 and bool(requests) and not json_output) as progress:
-        generation = run_generation(
+        generations = generate_variations(
             seed_bar,
             requests,
+            variations,
             n_bars=bars,
             temperature=temperature,
+            top_p=top_p,
+            fill=fill,
             seed_value=seed_value,
             model=loaded,
             tuning=tuning,
             progress=progress,
         )
-    files = write_generation(
-        generation, out_dir, tempo_bpm=tempo_bpm, open_note=OPEN_NOTES[open_as], force=force, wav=wav, png=png
-    )
+    written = [
+        write_generation(
+            generation, folder, tempo_bpm=tempo_bpm, open_note=OPEN_NOTES[open_as], force=force, wav=wav, png=png
+        )
+        for generation, folder in zip(generations, folders, strict=False)
+    ]
     if json_output:
-        typer.echo(json.dumps(_as_json(generation, files), indent=2, allow_nan=False))
-    else:
+        documents = [_as_json(generation, files) for generation, files in zip(generations, written, strict=True)]
+        document = documents[0] if variations == 1 else {**documents[0], "variations": documents}
+        typer.echo(json.dumps(document, indent=2, allow_nan=False))
+        return
+    for generation, files in zip(generations, written, strict=True):
+        if variations > 1:
+            Console().rule(
+                f"variation {generation.rank} of {len(generations)}  (log p {generation.log_likelihood:.2f})"
+            )
         _print_generation(generation, files, tempo_bpm)
+    if len(generations) < variations:
+        Console(stderr=True).print(
+            f"[yellow]only {len(generations)} distinct bar(s) of {variations} asked for "
+            f"({generations[0].decoding.describe()}; raise --temperature for more)[/yellow]"
+        )
 
 
 @contextmanager
@@ -285,6 +329,9 @@ def _as_json(generation: Generation, files: dict[str, Path]) -> dict:
         "continuation": _pattern_json(generation.continuation),
         "tuned": _pattern_json(generation.result),
         "method": generation.method,
+        "decoding": {"temperature": generation.decoding.temperature, "top_p": generation.decoding.top_p},
+        "rank": generation.rank,
+        "log_likelihood": round(generation.log_likelihood, 4),
         "targets": {
             outcome.feature: {
                 "level": outcome.request,
