@@ -343,3 +343,17 @@ def test_fill_and_top_p_options(tiny_model_dir, tmp_path):
         "generate", "--groove", "rock", "--model", str(tiny_model_dir), "--top-p", "0", "--out", str(tmp_path / "g")
     )
     assert bad.exit_code == 2 and "--top-p" in bad.output
+
+
+@pytest.mark.parametrize("method", ["agent", "greedy"])
+def test_met_printed_and_in_json_is_the_tuners_verdict_at_a_band_edge(tmp_path, method):
+    # rock's tuned bar lands on 0.4, the top of the band 0.35 ± 0.05 (0.39999999999999997 in floats).
+    args = ["generate", "--groove", "rock", "--repetition", "0.35", "--method", method, "--seed", "1"]
+    shown = run(*args, "--out", str(tmp_path / "table"))
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.stdout.splitlines() if line.lstrip().startswith("repetition"))
+    assert row.split()[-1] == "yes"
+    document = json.loads(run(*args, "--out", str(tmp_path / "json"), "--json").stdout)
+    target = document["targets"]["repetition"]
+    assert target["met"] is True and target["band"][1] < 0.4
+    assert abs(target["value"] - 0.35) <= 0.05 + 1e-9

@@ -53,7 +53,7 @@ def small_settings(monkeypatch):
     monkeypatch.setattr(
         model_commands,
         "ModelConfig",
-        lambda arch, conditions=(): ModelConfig(**{**vars(tiny), "arch": arch, "conditions": conditions}),
+        lambda arch, conditions=(), **shape: ModelConfig(**{**vars(tiny), "arch": arch, "conditions": conditions}),
     )
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from jaki.decoding import Decoding
 from jaki.evaluation import (
     RANDOM_FLIPS,
     Contestant,
@@ -21,7 +22,7 @@ from jaki.evaluation import (
     random_flips,
     score_step_table,
 )
-from jaki.model import ContinuationModel, Decoding, ModelConfig
+from jaki.model import ContinuationModel, ModelConfig
 from jaki.pattern import N_CATEGORIES, PARTS, category_index
 
 torch.set_num_threads(1)

@@ -36,8 +36,9 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
+from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.features import TUNER_FEATURES, tuner_feature_values
-from jaki.model import MOST_LIKELY, ContinuationModel, Decoding
+from jaki.model import ContinuationModel
 from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES, PARTS, hits_to_categories
 
 PROB_FLOOR = 1e-7  # baseline probabilities are clipped here (then renormalised) before the log

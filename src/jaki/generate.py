@@ -16,22 +16,24 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from jaki.conditions import codes_for, is_performed
+from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, Band, FeatureBands, tuner_features
 from jaki.grooves import get_groove, groove_library
 from jaki.midi import drum_midi_file, read_drum_midi
-from jaki.model import MOST_LIKELY, Decoding
 from jaki.pattern import Pattern
-from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, TrainProgress, load_agent, tune
-from jaki.weights import LoadedModel, load_model
+
+if TYPE_CHECKING:  # torch and the tuner load inside generate(): seeds, targets and files need neither
+    from jaki.tuner import Targets, TrainProgress
+    from jaki.weights import LoadedModel
 
 OUTPUT_FILES = ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid")
 DEFAULT_TEMPO_BPM = 100.0
@@ -135,16 +137,18 @@ def parse_target(feature: str, text: str) -> str | float | None:
 # --- results ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TargetOutcome:
-    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar."""
+    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar, with
+    the tuner's own verdict on each (``TuneResult.met``: what it decided is what is shown)."""
 
     feature: str
     request: str | float
     band: Band
     values: tuple[float, ...]
+    bar_met: tuple[bool, ...]
 
     @property
     def met(self) -> bool:
-        return all(self.band.contains(value) for value in self.values)
+        return all(self.bar_met)
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,11 @@ def generate_variations(
     """Up to ``variations`` distinct generations of :func:`generate` (each tuned when targets are given), most
     likely first, as Magenta Studio's *Continue* offers candidates. Fewer come back when the model has fewer
     distinct bars to offer (always one at temperature 0). The first is what :func:`generate` returns."""
+    import torch
+
+    from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, load_agent, tune
+    from jaki.weights import load_model
+
     if n_bars < 1:
         raise JakiInputError(f"--bars {n_bars}: expected 1 or more")
     if not 1 <= variations <= MAX_VARIATIONS:
@@ -271,7 +280,7 @@ def generate_variations(
     attempts = 1 if decoding.greedy else VARIATION_ATTEMPTS * variations
     for attempt in range(attempts):
         phrase_timing = {"continuation": 0.0, "tuning": 0.0}
-        continuations, tuned, values, log_p = [], [], [], 0.0
+        continuations, tuned, values, verdicts, log_p = [], [], [], [], 0.0
         context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
         for index, codes in enumerate(bar_codes):
             clock = time.perf_counter()
@@ -299,6 +308,7 @@ def generate_variations(
                 phrase_timing["tuning"] += _lap(clock)
                 tuned.append(result.pattern)
                 values.append(result.values)
+                verdicts.append(result.met)
                 played = result.pattern
             log_p += float(loaded.model.log_likelihood(bar1, played.categories()[None], conditions=codes[None])[0])
             context = played
@@ -309,7 +319,13 @@ def generate_variations(
             continuation=Pattern.concat(continuations),
             tuned=Pattern.concat(tuned) if tuned else None,
             outcomes=tuple(
-                TargetOutcome(feature, request, band, tuple(bar_values[feature] for bar_values in values))
+                TargetOutcome(
+                    feature,
+                    request,
+                    band,
+                    tuple(bar_values[feature] for bar_values in values),
+                    tuple(bar_met[feature] for bar_met in verdicts),
+                )
                 for feature, request, band in _requested_bands(targets, loaded.bands)
             ),
             seed_value=seed_value,
@@ -352,6 +368,49 @@ def _requested_bands(targets: Targets, bands: FeatureBands) -> list[tuple[str, s
 def bar_features(pattern: Pattern) -> list[dict[str, float]]:
     """The four tuner features of every bar."""
     return [tuner_features(bar) for bar in pattern.bars()]
+
+
+# --- the JSON document ----------------------------------------------------------------------------------------------
+def pattern_document(pattern: Pattern) -> dict:
+    """A pattern as JSON: its grid rows and features (of bar 1), and each bar's when it has several."""
+    per_bar = bar_features(pattern)
+    document = {"grid": pattern.grid_rows(), "features": per_bar[0]}
+    if pattern.n_bars > 1:
+        document["bars"] = [
+            {"grid": bar.grid_rows(), "features": features}
+            for bar, features in zip(pattern.bars(), per_bar, strict=True)
+        ]
+    return document
+
+
+def generation_document(generation: Generation, files: Mapping[str, Path] | None = None) -> dict:
+    """The one JSON document of a generation: what ``jaki generate --json`` prints and the studio's API returns.
+
+    ``files`` are the files written (by role); the studio writes none, so its documents carry ``"files": {}``.
+    """
+    return {
+        "seed": {**pattern_document(generation.seed.pattern), "source": generation.seed.source},
+        "continuation": pattern_document(generation.continuation),
+        "tuned": pattern_document(generation.result),
+        "method": generation.method,
+        "decoding": {"temperature": generation.decoding.temperature, "top_p": generation.decoding.top_p},
+        "rank": generation.rank,
+        "log_likelihood": round(generation.log_likelihood, 4),
+        "targets": {
+            outcome.feature: {
+                "level": outcome.request,
+                "band": [outcome.band.lo, outcome.band.hi],
+                "value": outcome.values[0],
+                "values": list(outcome.values),
+                "met": outcome.met,
+            }
+            for outcome in generation.outcomes
+        },
+        "files": {name: str(path) for name, path in (files or {}).items()},
+        "seed_value": generation.seed_value,
+        "model": generation.model_name,
+        "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
+    }
 
 
 # --- files --------------------------------------------------------------------------------------------------------

@@ -21,10 +21,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
+from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands, bands_from_json
 from jaki.io import atomic_write, check_output_folder
-from jaki.model import MOST_LIKELY, ContinuationModel, Decoding, ModelConfig
+from jaki.model import ContinuationModel, ModelConfig
 from jaki.pattern import CATEGORY_LABELS
 
 FORMAT_VERSION = 1

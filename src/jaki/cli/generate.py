@@ -1,4 +1,4 @@
-"""``jaki generate`` and ``jaki grooves``: the main job, as a drummer or producer uses it."""
+"""``jaki generate``: the main job, as a drummer or producer uses it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
-import torch
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -28,6 +27,7 @@ from jaki.generate import (
     TuningOptions,
     bar_features,
     generate_variations,
+    generation_document,
     output_paths,
     parse_target,
     random_groove,
@@ -37,23 +37,14 @@ from jaki.generate import (
     seed_from_midi,
     write_generation,
 )
-from jaki.grooves import groove_library
 from jaki.io import check_output_folder
 from jaki.kit import load_drum_map
-from jaki.pattern import PARTS, Pattern
-from jaki.tuner import Targets, TrainProgress
-from jaki.weights import load_model
+from jaki.pattern import PARTS
+
+if TYPE_CHECKING:
+    from jaki.tuner import TrainProgress
 
 OPEN_NOTES = {"hihat": 46, "crash": 49}
-
-
-def grooves() -> None:
-    """List the built-in seed grooves (use one with 'jaki generate --groove NAME')."""
-    table = Table("name", "tempo", "pattern (kick / snare / closed / open / toms)", "description", box=None)
-    for groove in groove_library().values():
-        table.add_row(groove.name, f"{groove.tempo_bpm:g}", groove.pattern.to_grid(), groove.description)
-        table.add_row()
-    Console().print(table)
 
 
 def generate(
@@ -147,6 +138,11 @@ def generate(
     agent: Annotated[Path | None, typer.Option(help="Tuner agent folder (default: the shipped agent).")] = None,
 ) -> None:
     """Continue a one-bar seed and tune the continuation toward your targets; write MIDI files."""
+    import torch  # here, not at the top: 'jaki grooves' and 'jaki --help' must not wait for it
+
+    from jaki.tuner import Targets
+    from jaki.weights import load_model
+
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
     seed_value = seed if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
     rng = np.random.default_rng(seed_value)
@@ -198,7 +194,9 @@ def generate(
         for generation, folder in zip(generations, folders, strict=False)
     ]
     if json_output:
-        documents = [_as_json(generation, files) for generation, files in zip(generations, written, strict=True)]
+        documents = [
+            generation_document(generation, files) for generation, files in zip(generations, written, strict=True)
+        ]
         document = documents[0] if variations == 1 else {**documents[0], "variations": documents}
         typer.echo(json.dumps(document, indent=2, allow_nan=False))
         return
@@ -310,43 +308,6 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
 
 def _band_text(band) -> str:
     return f"{band.lo:.3g}–{band.hi:.3g}" if band.lo != band.hi else f"{band.lo:.3g}"
-
-
-def _pattern_json(pattern: Pattern) -> dict:
-    per_bar = bar_features(pattern)
-    document = {"grid": pattern.grid_rows(), "features": per_bar[0]}
-    if pattern.n_bars > 1:
-        document["bars"] = [
-            {"grid": bar.grid_rows(), "features": features}
-            for bar, features in zip(pattern.bars(), per_bar, strict=True)
-        ]
-    return document
-
-
-def _as_json(generation: Generation, files: dict[str, Path]) -> dict:
-    return {
-        "seed": {**_pattern_json(generation.seed.pattern), "source": generation.seed.source},
-        "continuation": _pattern_json(generation.continuation),
-        "tuned": _pattern_json(generation.result),
-        "method": generation.method,
-        "decoding": {"temperature": generation.decoding.temperature, "top_p": generation.decoding.top_p},
-        "rank": generation.rank,
-        "log_likelihood": round(generation.log_likelihood, 4),
-        "targets": {
-            outcome.feature: {
-                "level": outcome.request,
-                "band": [outcome.band.lo, outcome.band.hi],
-                "value": outcome.values[0],
-                "values": list(outcome.values),
-                "met": outcome.met,
-            }
-            for outcome in generation.outcomes
-        },
-        "files": {name: str(path) for name, path in files.items()},
-        "seed_value": generation.seed_value,
-        "model": generation.model_name,
-        "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
-    }
 
 
 def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm: float) -> None:

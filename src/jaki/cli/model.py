@@ -15,12 +15,13 @@ from rich.table import Table
 
 from jaki.conditions import CONDITIONS, ExampleConfig, programmed_conditions, split_conditions, training_examples
 from jaki.dataset import SPLITS, dataset_bands, load_dataset, require_split
+from jaki.decoding import Decoding
 from jaki.errors import JakiInputError
 from jaki.evaluation import KEPT_PARTS, Contestant, EvaluationReport
 from jaki.evaluation import evaluate as evaluate_models
 from jaki.features import TUNER_FEATURES, bands_to_json
 from jaki.io import check_output_folder
-from jaki.model import ARCHITECTURES, Decoding, ModelConfig
+from jaki.model import ARCHITECTURES, ModelConfig
 from jaki.pairs import load_pairs
 from jaki.pattern import PARTS
 from jaki.train import EpochStats, TrainConfig
@@ -34,6 +35,13 @@ def train(
     data: Annotated[Path, typer.Option("--data", help="Dataset file from 'jaki dataset build'.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (model.safetensors + config.json).")],
     arch: Annotated[str, typer.Option(help=f"Architecture: {' or '.join(ARCHITECTURES)}.")] = "lstm",
+    hidden: Annotated[
+        int, typer.Option(min=1, help="lstm: hidden units of the decoder and of each encoder direction.")
+    ] = ModelConfig.hidden,
+    bidirectional: Annotated[
+        bool,
+        typer.Option("--bidirectional/--unidirectional", help="lstm: whether the encoder also reads bar 1 backwards."),
+    ] = ModelConfig.bidirectional,
     epochs: Annotated[int, typer.Option(min=1, help="Most passes over the train split.")] = TrainConfig.epochs,
     seed: Annotated[int, typer.Option(help="Seeds initialisation, dropout and shuffling.")] = TrainConfig.seed,
     logit_adjustment: Annotated[
@@ -89,7 +97,7 @@ def train(
     val_examples = training_examples(
         dataset, "validation", names, ExampleConfig(programmed_copies=False, fill_partners=0)
     )
-    model_config = ModelConfig(arch=arch, conditions=names)
+    model_config = ModelConfig(arch=arch, hidden=hidden, bidirectional=bidirectional, conditions=names)
     train_config = TrainConfig(epochs=epochs, seed=seed, logit_adjustment=logit_adjustment, max_minutes=max_minutes)
     console = Console(stderr=True)
     console.print(
