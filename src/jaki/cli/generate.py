@@ -173,7 +173,9 @@ def generate(
     if method not in ("agent", "greedy", "random"):
         raise JakiInputError(f"--method {method!r}: expected agent, greedy or random")
     tuning = TuningOptions(method=method, closeness=closeness, refine_seconds=refine, agent_dir=agent)
-    with _refine_display(active=refine > 0 and bool(requests) and not json_output) as progress:
+    with _refine_display(
+        active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars * variations
+    ) as progress:
         generations = generate_variations(
             seed_bar,
             requests,
@@ -214,12 +216,11 @@ def generate(
 
 
 @contextmanager
-def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
-    """A live line while per-seed refinement trains: step, mean episode reward, best so far."""
+def _refine_display(*, active: bool, seconds: float, bars: int) -> Iterator[Callable[[TrainProgress], None] | None]:
+    """A live line while per-seed refinement trains (the trainer reports at least every 0.25 s)."""
     if not active:
         yield None
         return
-    best = -math.inf
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -227,17 +228,29 @@ def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None]
         console=Console(stderr=True),
         transient=True,
     ) as display:
-        task = display.add_task("refining…", total=None)
+        task = display.add_task("refining: preparing the trainer…", total=None)
+        bar, last_step, best = 1, 0, math.nan
 
         def report(state: TrainProgress) -> None:
-            nonlocal best
-            best = max(best, state.mean_return)
-            display.update(
-                task,
-                description=f"refining: step {state.step}  reward {state.mean_return:+.3f}  best {best:+.3f}  success {state.success:.0%}",
-            )
+            nonlocal bar, last_step, best
+            if state.step < last_step:  # a new training run: the next bar
+                bar, best = bar + 1, math.nan
+            last_step = state.step
+            best = state.mean_return if math.isnan(best) else max(best, state.mean_return)
+            display.update(task, description=refine_status(state, best, bar=bar, bars=bars, seconds=seconds))
 
         yield report
+
+
+def refine_status(state: TrainProgress, best: float, *, bar: int, bars: int, seconds: float) -> str:
+    """One line of refinement progress; figures not known yet (no episode finished) read '—'."""
+    shown = lambda value, text: "—" if math.isnan(value) else text.format(value)  # noqa: E731
+    where = f"bar {bar}/{bars}, " if bars > 1 else ""
+    return (
+        f"refining {where}{state.seconds:.1f} of {seconds:g} s: step {state.step}, {state.episodes} episodes, "
+        f"reward {shown(state.mean_return, '{:+.2f}')} (best {shown(best, '{:+.2f}')}), "
+        f"all met {shown(state.success, '{:.0%}')}"
+    )
 
 
 def _choose_seed(
@@ -288,7 +301,10 @@ def _choose_seed(
 
 
 def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
-    """Ask for each feature in the original jaki's order; a blank answer skips it."""
+    """Ask for each feature in the original jaki's order; a blank answer skips it. Each answer is checked as it is
+    typed (a word or a number out of the feature's range is asked again), so one typo never loses the others."""
+    from jaki.tuner import Targets
+
     typer.echo("Targets (low / medium / high, 0 / 1 / 2, or a number; blank to skip):", err=True)
     requests: dict[str, str | float] = {}
     for feature in TUNER_FEATURES:
@@ -297,6 +313,7 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
             answer = typer.prompt(f"  {feature.replace('_', ' ')} [{shown}]", default="", show_default=False, err=True)
             try:
                 value = parse_target(feature, answer)
+                Targets(**{feature: value})
             except JakiInputError as error:
                 typer.echo(f"  {error}", err=True)
                 continue
