@@ -18,7 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jaki.errors import JakiInputError
-from jaki.features import TUNER_FEATURES, FeatureBands
+from jaki.features import FEATURE_MEANINGS, FEATURE_RANGES, TUNER_FEATURES, FeatureBands
 from jaki.generate import (
     DEFAULT_TEMPO_BPM,
     Generation,
@@ -48,6 +48,14 @@ if TYPE_CHECKING:
 OPEN_NOTES = {"hihat": 46, "crash": 49}
 
 
+def _target_help(feature: str) -> str:
+    lo, hi = FEATURE_RANGES[feature]
+    return (
+        f"Target: {FEATURE_MEANINGS[feature]} ({lo:g}–{hi:g}). low|medium|high (or 0|1|2; the bands: "
+        "'jaki features') or a number; omit to skip."
+    )
+
+
 def generate(
     groove: Annotated[str | None, typer.Option(help="Seed: a built-in groove (see 'jaki grooves').")] = None,
     seed_grid: Annotated[
@@ -65,18 +73,10 @@ def generate(
         Path | None, typer.Option(help="Seed: bar 1 of a loop of a dataset built with 'jaki dataset build'.")
     ] = None,
     index: Annotated[int | None, typer.Option(help="With --from-data: the loop index (default: random).")] = None,
-    cymbal_density: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    drum_density: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    syncopation: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    repetition: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
+    cymbal_density: Annotated[str | None, typer.Option(help=_target_help("cymbal_density"))] = None,
+    drum_density: Annotated[str | None, typer.Option(help=_target_help("drum_density"))] = None,
+    syncopation: Annotated[str | None, typer.Option(help=_target_help("syncopation"))] = None,
+    repetition: Annotated[str | None, typer.Option(help=_target_help("repetition"))] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt for the four targets.")] = False,
     closeness: Annotated[
         float | None,
@@ -262,7 +262,7 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
     typer.echo("Targets (low / medium / high, 0 / 1 / 2, or a number; blank to skip):", err=True)
     requests: dict[str, str | float] = {}
     for feature in TUNER_FEATURES:
-        shown = "  ".join(f"{level} {_band_text(band)}" for level, band in bands[feature].items())
+        shown = "  ".join(f"{level} {band}" for level, band in bands[feature].items())
         while True:
             answer = typer.prompt(f"  {feature.replace('_', ' ')} [{shown}]", default="", show_default=False, err=True)
             try:
@@ -275,10 +275,6 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
                 requests[feature] = value
             break
     return requests
-
-
-def _band_text(band) -> str:
-    return f"{band.lo:.3g}–{band.hi:.3g}" if band.lo != band.hi else f"{band.lo:.3g}"
 
 
 def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm: float) -> None:
@@ -304,7 +300,7 @@ def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm:
     for feature in TUNER_FEATURES:
         cells = [" ".join(_value_text(bar[feature]) for bar in values[title]) for title, _ in columns]
         outcome = outcomes.get(feature)
-        target = "—" if outcome is None else f"{outcome.request} {_band_text(outcome.band)}"
+        target = "—" if outcome is None else f"{outcome.request} {outcome.band}"
         met = "" if outcome is None else ("[green]yes[/green]" if outcome.met else "[red]no[/red]")
         features.add_row(feature.replace("_", " "), *cells, target, met)
     console.print(features)

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("jaki.cli.generate:generate", "Continue a one-bar seed, tune it toward your targets, write MIDI."),
     "grooves": ("jaki.cli.grooves:grooves", "List the built-in seed grooves."),
     "analyze": ("jaki.cli.analyze:analyze", "Show each bar of a drum MIDI file as a grid with its features."),
+    "features": ("jaki.cli.features:features", "What the four target features measure, and their bands."),
     "train": ("jaki.cli.model:train", "Train a continuation model on a dataset file."),
     "evaluate": ("jaki.cli.model:evaluate", "Score a continuation model against the baselines."),
     "train-tuner": ("jaki.cli.tuner:train_tuner", "Pretrain the Double-DQN tuning agent."),
