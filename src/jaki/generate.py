@@ -63,9 +63,12 @@ def seed_from_grid(text: str, source: str = "grid") -> Seed:
     return Seed(_require_hits(pattern, source), source)
 
 
-def seed_from_midi(path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None) -> Seed:
-    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``."""
-    midi = read_drum_midi(path, drum_map)
+def seed_from_midi(
+    path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None, channel: int | None = None
+) -> Seed:
+    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``.
+    ``channel`` (1–16): the drums' channel, when not 10 (see :func:`jaki.midi.read_drum_midi`)."""
+    midi = read_drum_midi(path, drum_map, channel=channel)
     usable = [b for b in midi.bars if b.pattern.hits.any()]
     if bar is None:
         if not usable:

@@ -39,7 +39,7 @@ from jaki.generate import (
     generate as run_generation,
 )
 from jaki.io import check_output_folder
-from jaki.kit import load_drum_map
+from jaki.kit import BUILTIN_DRUM_MAPS, load_drum_map
 from jaki.pattern import PARTS
 
 if TYPE_CHECKING:
@@ -67,7 +67,11 @@ def generate(
         int | None, typer.Option(help="With --seed-midi: the bar number (1 = first; default: first 4/4 bar with hits).")
     ] = None,
     drum_map: Annotated[
-        str | None, typer.Option(help="With --seed-midi: drum map gm, td11 or a .toml/.json file.")
+        str | None,
+        typer.Option(help=f"With --seed-midi: drum map {', '.join(BUILTIN_DRUM_MAPS)} or a .toml/.json file."),
+    ] = None,
+    channel: Annotated[
+        int | None, typer.Option(help="With --seed-midi: the drums' MIDI channel 1-16 (default: channel 10).")
     ] = None,
     from_data: Annotated[
         Path | None, typer.Option(help="Seed: bar 1 of a loop of a dataset built with 'jaki dataset build'.")
@@ -124,7 +128,7 @@ def generate(
     rng = np.random.default_rng(seed_value)
     if open_as not in OPEN_NOTES:
         raise JakiInputError(f"--open-as {open_as!r}: expected {' or '.join(OPEN_NOTES)}")
-    seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, from_data, index, rng)
+    seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)
     typed = {
         "cymbal_density": cymbal_density,
         "drum_density": drum_density,
@@ -214,6 +218,7 @@ def _choose_seed(
     midi: Path | None,
     bar: int | None,
     drum_map: str | None,
+    channel: int | None,
     data: Path | None,
     index: int | None,
     rng: np.random.Generator,
@@ -231,8 +236,8 @@ def _choose_seed(
     ]
     if len(given) > 1:
         raise JakiInputError(f"choose one seed: {' and '.join(given)} were both given")
-    if bar is not None and midi is None:
-        raise JakiInputError("--bar goes with --seed-midi")
+    if (bar is not None or channel is not None) and midi is None:
+        raise JakiInputError(f"{'--bar' if bar is not None else '--channel'} goes with --seed-midi")
     if index is not None and data is None:
         raise JakiInputError("--index goes with --from-data")
     if groove is not None:
@@ -248,7 +253,7 @@ def _choose_seed(
             ) from None
         return seed_from_grid(text, str(grid_file))
     if midi is not None:
-        return seed_from_midi(midi, bar, None if drum_map is None else dict(load_drum_map(drum_map)))
+        return seed_from_midi(midi, bar, None if drum_map is None else dict(load_drum_map(drum_map)), channel)
     if data is not None:
         return seed_from_dataset(data, index, rng)
     return random_groove(rng)
