@@ -14,6 +14,7 @@ Every random choice (a random groove or dataset loop, sampling the continuation,
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,10 +26,12 @@ import numpy as np
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, Band, FeatureBands, tuner_features
 from jaki.grooves import get_groove, groove_library
-from jaki.midi import drum_midi_file, read_drum_midi
+from jaki.midi import DrumMidi, MidiBar, drum_midi_file, read_drum_midi
 from jaki.pattern import Pattern
 
 if TYPE_CHECKING:  # torch and the tuner load inside generate(): seeds, targets and files need neither
+    import mido
+
     from jaki.tuner import Targets, TrainProgress
     from jaki.weights import LoadedModel
 
@@ -68,24 +71,30 @@ def seed_from_midi(
 ) -> Seed:
     """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``.
     ``channel`` (1–16): the drums' channel, when not 10 (see :func:`jaki.midi.read_drum_midi`)."""
-    midi = read_drum_midi(path, drum_map, channel=channel)
-    usable = [b for b in midi.bars if b.pattern.hits.any()]
+    return seed_from_drum_midi(read_drum_midi(path, drum_map, channel=channel), bar)
+
+
+def seed_from_drum_midi(midi: DrumMidi, bar: int | None = None) -> Seed:
+    """:func:`seed_from_midi` on a file already read (from disk, or from an upload to the studio)."""
+    chosen = midi_seed_bar(midi, bar)
+    label = f"{midi.path} bar {chosen.index + 1}"
+    return Seed(_require_hits(chosen.pattern, label), label, chosen.tempo_bpm)
+
+
+def midi_seed_bar(midi: DrumMidi, bar: int | None = None) -> MidiBar:
+    """Bar ``bar`` (1-based) of a file read; the first 4/4 bar with hits when ``None``."""
+    path = midi.path
     if bar is None:
+        usable = [b for b in midi.bars if b.pattern.hits.any()]
         if not usable:
             raise JakiInputError(f"{path}: no 4/4 bar with drum hits to use as a seed")
-        chosen = usable[0]
-    else:
-        by_number = {b.index + 1: b for b in midi.bars}
-        if bar not in by_number:
-            skipped = {s.index + 1: s.reason for s in midi.skipped}
-            reason = skipped.get(bar, f"the file has bars 1..{max([*by_number, *skipped], default=0)}")
-            raise JakiInputError(f"{path}: bar {bar} is not a usable 4/4 bar ({reason})")
-        chosen = by_number[bar]
-    return Seed(
-        _require_hits(chosen.pattern, f"{path} bar {chosen.index + 1}"),
-        f"{path} bar {chosen.index + 1}",
-        chosen.tempo_bpm,
-    )
+        return usable[0]
+    by_number = {b.index + 1: b for b in midi.bars}
+    if bar not in by_number:
+        skipped = {s.index + 1: s.reason for s in midi.skipped}
+        reason = skipped.get(bar, f"the file has bars 1..{max([*by_number, *skipped], default=0)}")
+        raise JakiInputError(f"{path}: bar {bar} is not a usable 4/4 bar ({reason})")
+    return by_number[bar]
 
 
 def seed_from_dataset(path: Path, index: int | None, rng: np.random.Generator) -> Seed:
@@ -132,6 +141,42 @@ def parse_target(feature: str, text: str) -> str | float | None:
         raise JakiInputError(
             f"{feature.replace('_', '-')} target {text!r}: expected low, medium, high, 0, 1, 2 or a number"
         ) from None
+
+
+# --- options ------------------------------------------------------------------------------------------------------
+MAX_BARS = 64  # bars one generation continues
+MAX_SEED_VALUE = 2**32 - 1  # random seeds: numpy and torch both take these
+TEMPO_RANGE_BPM = (20.0, 400.0)
+OPEN_NOTES = {"hihat": 46, "crash": 49}  # how the open-cymbal part is written to MIDI
+TUNING_METHODS = ("agent", "greedy", "random")  # what a user may choose ("refine" follows from a refine budget)
+
+
+def check_seed_value(seed_value: int) -> int:
+    if not 0 <= seed_value <= MAX_SEED_VALUE:
+        raise JakiInputError(f"--seed {seed_value}: expected 0..{MAX_SEED_VALUE}")
+    return seed_value
+
+
+def resolve_tempo(tempo_bpm: float | None, seed: Seed) -> float:
+    """The tempo asked for, else the seed's, else the default; refused outside ``TEMPO_RANGE_BPM``."""
+    tempo = tempo_bpm if tempo_bpm is not None else (seed.tempo_bpm or DEFAULT_TEMPO_BPM)
+    lo, hi = TEMPO_RANGE_BPM
+    if not (math.isfinite(tempo) and lo <= tempo <= hi):
+        raise JakiInputError(f"--tempo {tempo:g}: expected {lo:g}..{hi:g} BPM")
+    return tempo
+
+
+def open_note(open_as: str) -> int:
+    """The MIDI note for the open-cymbal part: ``hihat`` or ``crash``."""
+    if open_as not in OPEN_NOTES:
+        raise JakiInputError(f"--open-as {open_as!r}: expected {' or '.join(OPEN_NOTES)}")
+    return OPEN_NOTES[open_as]
+
+
+def check_method(method: str) -> str:
+    if method not in TUNING_METHODS:
+        raise JakiInputError(f"--method {method!r}: expected {', '.join(TUNING_METHODS[:-1])} or {TUNING_METHODS[-1]}")
+    return method
 
 
 # --- results ------------------------------------------------------------------------------------------------------
@@ -204,12 +249,15 @@ def generate(
     from jaki.tuner import RefineConfig, RewardConfig, Targets, load_agent, tune
     from jaki.weights import load_model
 
-    if n_bars < 1:
-        raise JakiInputError(f"--bars {n_bars}: expected 1 or more")
-    if temperature < 0:
+    if not 1 <= n_bars <= MAX_BARS:
+        raise JakiInputError(f"--bars {n_bars}: expected 1..{MAX_BARS}")
+    if not (math.isfinite(temperature) and temperature >= 0):
         raise JakiInputError(f"--temperature {temperature}: expected 0 (most likely bar) or more")
-    targets = Targets(**(requests or {}))
     tuning = tuning or TuningOptions()
+    if tuning.closeness is not None and not (math.isfinite(tuning.closeness) and tuning.closeness >= 0):
+        raise JakiInputError(f"--closeness {tuning.closeness}: expected 0 or more")
+    check_seed_value(seed_value)
+    targets = Targets(**(requests or {}))
     timing: dict[str, float] = {}
     clock = time.perf_counter()
     loaded = model if model is not None else load_model()
@@ -351,6 +399,20 @@ def output_paths(out_dir: Path, *, wav: bool = False, png: bool = False) -> dict
     return paths
 
 
+def generation_midi(generation: Generation, *, tempo_bpm: float, open_note: int = 46) -> dict[str, mido.MidiFile]:
+    """The MIDI files of a generation by role (seed, continuation, tuned, loop): written to disk by
+    :func:`write_generation`, downloaded from the studio."""
+    patterns = {
+        "seed": generation.seed.pattern,
+        "continuation": generation.continuation,
+        "tuned": generation.result,
+        "loop": generation.loop,
+    }
+    return {
+        role: drum_midi_file(pattern, tempo_bpm=tempo_bpm, open_note=open_note) for role, pattern in patterns.items()
+    }
+
+
 def write_generation(
     generation: Generation,
     out_dir: Path,
@@ -373,12 +435,7 @@ def write_generation(
     out_dir = Path(out_dir)
     paths = output_paths(out_dir, wav=wav, png=png)
     check_output_folder(out_dir, [path.name for path in paths.values()], overwrite=force, create_parents=True)
-    midi_files = {
-        "seed": drum_midi_file(generation.seed.pattern, tempo_bpm=tempo_bpm, open_note=open_note),
-        "continuation": drum_midi_file(generation.continuation, tempo_bpm=tempo_bpm, open_note=open_note),
-        "tuned": drum_midi_file(generation.result, tempo_bpm=tempo_bpm, open_note=open_note),
-        "loop": drum_midi_file(generation.loop, tempo_bpm=tempo_bpm, open_note=open_note),
-    }
+    midi_files = generation_midi(generation, tempo_bpm=tempo_bpm, open_note=open_note)
     created_dir = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

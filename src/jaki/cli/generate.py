@@ -20,15 +20,19 @@ from rich.table import Table
 from jaki.errors import JakiInputError
 from jaki.features import FEATURE_MEANINGS, FEATURE_RANGES, TUNER_FEATURES, FeatureBands
 from jaki.generate import (
-    DEFAULT_TEMPO_BPM,
+    MAX_BARS,
     Generation,
     Seed,
     TuningOptions,
     bar_features,
+    check_method,
+    check_seed_value,
     generation_document,
+    open_note,
     output_paths,
     parse_target,
     random_groove,
+    resolve_tempo,
     seed_from_dataset,
     seed_from_grid,
     seed_from_groove,
@@ -44,8 +48,6 @@ from jaki.pattern import PARTS
 
 if TYPE_CHECKING:
     from jaki.tuner import TrainProgress
-
-OPEN_NOTES = {"hihat": 46, "crash": 49}
 
 
 def _target_help(feature: str) -> str:
@@ -96,7 +98,9 @@ def generate(
         float,
         typer.Option(min=0.0, help="Per-seed refinement: keep training the agent on this seed for SECONDS per bar."),
     ] = 0.0,
-    bars: Annotated[int, typer.Option(min=1, max=64, help="Continue this many bars, each from the one before.")] = 1,
+    bars: Annotated[
+        int, typer.Option(min=1, max=MAX_BARS, help="Continue this many bars, each from the one before.")
+    ] = 1,
     temperature: Annotated[float, typer.Option(min=0.0, help="0: the model's most likely bar; above 0: sample.")] = 0.0,
     tempo: Annotated[
         float | None, typer.Option(help="Tempo of the MIDI files in BPM (default: the seed's, else 100).")
@@ -124,10 +128,9 @@ def generate(
     from jaki.weights import load_model
 
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
-    seed_value = seed if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
+    seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
     rng = np.random.default_rng(seed_value)
-    if open_as not in OPEN_NOTES:
-        raise JakiInputError(f"--open-as {open_as!r}: expected {' or '.join(OPEN_NOTES)}")
+    open_midi_note = open_note(open_as)
     seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)
     typed = {
         "cymbal_density": cymbal_density,
@@ -141,16 +144,12 @@ def generate(
     if interactive or (not requests and not json_output and sys.stdin.isatty() and sys.stdout.isatty()):
         requests = _prompt_targets(loaded.bands)
     out_dir = out if out is not None else Path(f"jaki-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed_value}")
-    tempo_bpm = tempo if tempo is not None else (seed_bar.tempo_bpm or DEFAULT_TEMPO_BPM)
-    if not (math.isfinite(tempo_bpm) and 20 <= tempo_bpm <= 400):
-        raise JakiInputError(f"--tempo {tempo_bpm:g}: expected 20..400 BPM")
+    tempo_bpm = resolve_tempo(tempo, seed_bar)
     # Fail before any work when the folder already holds a file a generation can write.
     every_output = output_paths(out_dir, wav=True, png=True).values()
     check_output_folder(out_dir, [path.name for path in every_output], overwrite=force, create_parents=True)
 
-    if method not in ("agent", "greedy", "random"):
-        raise JakiInputError(f"--method {method!r}: expected agent, greedy or random")
-    tuning = TuningOptions(method=method, closeness=closeness, refine_seconds=refine, agent_dir=agent)
+    tuning = TuningOptions(method=check_method(method), closeness=closeness, refine_seconds=refine, agent_dir=agent)
     with _refine_display(
         active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars
     ) as progress:
@@ -165,7 +164,7 @@ def generate(
             progress=progress,
         )
     files = write_generation(
-        generation, out_dir, tempo_bpm=tempo_bpm, open_note=OPEN_NOTES[open_as], force=force, wav=wav, png=png
+        generation, out_dir, tempo_bpm=tempo_bpm, open_note=open_midi_note, force=force, wav=wav, png=png
     )
     if json_output:
         typer.echo(json.dumps(generation_document(generation, files), indent=2, allow_nan=False))

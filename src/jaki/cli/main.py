@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-tuner": ("jaki.cli.tuner:train_tuner", "Pretrain the Double-DQN tuning agent."),
     "evaluate-tuner": ("jaki.cli.tuner:evaluate_tuner_command", "Compare the tuning methods on test seeds."),
     "dataset": ("jaki.cli.dataset:app", "Build loop datasets from drum MIDI and BFD3 palettes; inspect them."),
+    "studio": ("jaki.cli.studio:studio", "Open the studio in your browser: click a beat, steer it, hear it."),
 }
 
 
