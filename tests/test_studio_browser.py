@@ -273,3 +273,51 @@ def test_a_midi_file_seeds_the_grid_and_bad_files_get_the_clis_message(
     browser.find_element(By.ID, "generate").click()
     expected = "error: --tempo 900: expected 20..400 BPM"
     wait_for(lambda: browser.find_element(By.ID, "error").text == expected, expected)
+
+
+RENDER_VOICES = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const render = async (hits) => {
+    const buffer = await Tone.Offline(() => {
+      const kit = JakiDrums.createKit();
+      for (const [part, time, openAs] of hits) kit.trigger(part, time, 1.0, openAs);
+    }, 1.0, 1, 44100);
+    return Array.from(buffer.getChannelData(0));
+  };
+  const sounds = {};
+  for (const part of ["kick", "snare", "closed", "toms"]) sounds[part] = await render([[part, 0.01]]);
+  sounds.hihat = await render([["open", 0.01, "hihat"]]);
+  sounds.crash = await render([["open", 0.01, "crash"]]);
+  sounds.choked = await render([["open", 0.01, "hihat"], ["closed", 0.1]]);
+  sounds.all = await render(["kick", "snare", "closed", "open", "toms"].map((part) => [part, 0.01, "crash"]));
+  done(sounds);
+})().catch((error) => done({ error: String(error) }));
+"""
+
+
+def test_the_kit_sounds_like_a_drum_kit(browser, studio_url):
+    """Each voice rendered offline by the page's own kit: low drums low, cymbals bright, a closed hi-hat short, an
+    open one longer and choked by the closed one, a crash longest, and all five at once never clipping."""
+    open_page(browser, studio_url)
+    browser.set_script_timeout(WAIT_S)
+    sounds = browser.execute_async_script(RENDER_VOICES)
+    assert "error" not in sounds, sounds.get("error")
+    rate = 44100
+
+    def measure(name: str) -> tuple[float, float, float]:
+        """Dominant frequency and spectral centroid in Hz, and seconds until the level stays under 10 % of its peak."""
+        x = np.asarray(sounds[name])
+        spectrum, freqs = np.abs(np.fft.rfft(x)), np.fft.rfftfreq(len(x), 1 / rate)
+        loud = np.flatnonzero(np.abs(x) > 0.1 * np.abs(x).max())
+        return freqs[spectrum.argmax()], (spectrum * freqs).sum() / spectrum.sum(), loud[-1] / rate
+
+    kick, toms, snare = measure("kick"), measure("toms"), measure("snare")
+    closed, hihat, crash = measure("closed"), measure("hihat"), measure("crash")
+    assert kick[0] < 120 and kick[0] < toms[0] < 300  # a kick below the tom, both drums
+    assert 2000 < snare[1] < 9000 and snare[2] < 0.3
+    assert min(closed[1], hihat[1], crash[1]) > 8000  # cymbals are bright
+    assert closed[2] < 0.1 and hihat[2] > 2 * closed[2] and crash[2] > hihat[2]
+    choked = np.abs(np.asarray(sounds["choked"])[int(0.25 * rate) :]).max()
+    assert choked < 0.2 * np.abs(np.asarray(sounds["hihat"])[int(0.25 * rate) :]).max()
+    assert np.abs(np.asarray(sounds["all"])).max() <= 1.0
