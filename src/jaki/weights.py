@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
+from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands, bands_from_json
 from jaki.io import atomic_write, check_output_folder
@@ -44,6 +45,7 @@ class LoadedModel:
     model: ContinuationModel
     config: ModelConfig
     metadata: dict
+    decoding: Decoding = MOST_LIKELY  # how it plays by default: config.json's "decoding" (none: the most likely bar)
 
     @property
     def bands(self) -> FeatureBands:
@@ -105,8 +107,11 @@ def _load(directory: Path) -> LoadedModel:
     if document.get("category_labels") != list(CATEGORY_LABELS):
         raise JakiInputError(f"{config_path}: category_labels differ from this jaki's category order")
     config = config_dataclass(ModelConfig, document.get("model"), config_path, key="model", what="model config")
+    decoding = MOST_LIKELY
+    if "decoding" in document:
+        decoding = config_dataclass(Decoding, document["decoding"], config_path, key="decoding", what="decoding")
     model = load_weights(lambda: ContinuationModel(config), config_path, weights_path, what="model config")
-    return LoadedModel(model=model, config=config, metadata=document)
+    return LoadedModel(model=model, config=config, metadata=document, decoding=decoding)
 
 
 # --- reading a saved folder (config JSON + safetensors); the tuning agent's loader uses these too ----------------

@@ -21,12 +21,14 @@ from jaki.errors import JakiInputError
 from jaki.features import TUNER_FEATURES, FeatureBands
 from jaki.generate import (
     MAX_BARS,
+    MAX_VARIATIONS,
     Generation,
     Seed,
     TuningOptions,
     bar_features,
     check_method,
     check_seed_value,
+    generate_variations,
     generation_document,
     open_note,
     output_paths,
@@ -38,9 +40,6 @@ from jaki.generate import (
     seed_from_groove,
     seed_from_midi,
     write_generation,
-)
-from jaki.generate import (
-    generate as run_generation,
 )
 from jaki.io import check_output_folder
 from jaki.kit import load_drum_map
@@ -97,7 +96,32 @@ def generate(
     bars: Annotated[
         int, typer.Option(min=1, max=MAX_BARS, help="Continue this many bars, each from the one before.")
     ] = 1,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0: the model's most likely bar; above 0: sample.")] = 0.0,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=10.0, help="Sampling temperature (default: the model's own); 0 = its single most likely bar."
+        ),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(
+            "--top-p",
+            min=0.01,
+            max=1.0,
+            help="Sample from the likeliest categories holding this share (default: the model's).",
+        ),
+    ] = None,
+    fill: Annotated[
+        bool, typer.Option("--fill", help="Make the last bar a fill (with --bars 4: bar 4 of the phrase).")
+    ] = False,
+    variations: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_VARIATIONS,
+            help="Write this many distinct candidates, most likely first, each in a folder variation-N of --out.",
+        ),
+    ] = 1,
     tempo: Annotated[
         float | None, typer.Option(help="Tempo of the MIDI files in BPM (default: the seed's, else 100).")
     ] = None,
@@ -141,31 +165,53 @@ def generate(
         requests = _prompt_targets(loaded.bands)
     out_dir = out if out is not None else Path(f"jaki-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed_value}")
     tempo_bpm = resolve_tempo(tempo, seed_bar)
-    # Fail before any work when the folder already holds a file a generation can write.
-    every_output = output_paths(out_dir, wav=True, png=True).values()
-    check_output_folder(out_dir, [path.name for path in every_output], overwrite=force, create_parents=True)
+    # Fail before any work when a folder already holds a file a generation can write.
+    folders = [out_dir] if variations == 1 else [out_dir / f"variation-{n}" for n in range(1, variations + 1)]
+    for folder in folders:
+        every_output = output_paths(folder, wav=True, png=True).values()
+        check_output_folder(folder, [path.name for path in every_output], overwrite=force, create_parents=True)
 
     tuning = TuningOptions(method=check_method(method), closeness=closeness, refine_seconds=refine, agent_dir=agent)
     with _refine_display(
-        active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars
+        active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars * variations
     ) as progress:
-        generation = run_generation(
+        generations = generate_variations(
             seed_bar,
             requests,
+            variations,
             n_bars=bars,
             temperature=temperature,
+            top_p=top_p,
+            fill=fill,
             seed_value=seed_value,
             model=loaded,
             tuning=tuning,
             progress=progress,
         )
-    files = write_generation(
-        generation, out_dir, tempo_bpm=tempo_bpm, open_note=open_midi_note, force=force, wav=wav, png=png
-    )
+    written = [
+        write_generation(
+            generation, folder, tempo_bpm=tempo_bpm, open_note=open_midi_note, force=force, wav=wav, png=png
+        )
+        for generation, folder in zip(generations, folders, strict=False)
+    ]
     if json_output:
-        typer.echo(json.dumps(generation_document(generation, files), indent=2, allow_nan=False))
-    else:
+        documents = [
+            generation_document(generation, files) for generation, files in zip(generations, written, strict=True)
+        ]
+        document = documents[0] if variations == 1 else {**documents[0], "variations": documents}
+        typer.echo(json.dumps(document, indent=2, allow_nan=False))
+        return
+    for generation, files in zip(generations, written, strict=True):
+        if variations > 1:
+            Console().rule(
+                f"variation {generation.rank} of {len(generations)}  (log p {generation.log_likelihood:.2f})"
+            )
         _print_generation(generation, files, tempo_bpm)
+    if len(generations) < variations:
+        Console(stderr=True).print(
+            f"[yellow]only {len(generations)} distinct bar(s) of {variations} asked for "
+            f"({generations[0].decoding.describe()}; raise --temperature for more)[/yellow]"
+        )
 
 
 @contextmanager
