@@ -59,7 +59,10 @@ def cli_error(*args: str) -> str:
 
 def comparable(document: dict) -> dict:
     """A document without what differs between two runs of the same generation (timings) or by design (files)."""
-    return {key: value for key, value in document.items() if key not in ("timing_ms", "files")}
+    kept = {key: value for key, value in document.items() if key not in ("timing_ms", "files")}
+    if "variations" in kept:
+        kept["variations"] = [comparable(variation) for variation in kept["variations"]]
+    return kept
 
 
 def test_generate_returns_the_document_jaki_generate_json_prints(client, in_tmp):
@@ -84,6 +87,23 @@ def test_generate_takes_a_typed_grid_bars_temperature_closeness_and_method(clien
             "--closeness", "0.3", "--seed", "3", "--method", "greedy",
         )
     )  # fmt: skip
+
+
+def test_variations_fill_and_top_p_as_the_cli_gives_them(client, in_tmp):
+    request = {"groove": "funk", "syncopation": "high", "variations": 3, "fill": True, "temperature": 1.0, "top_p": 0.9}
+    request["seed"] = 5
+    document = client.post("/api/generate", json=request).json()
+    assert len(document["variations"]) == 3 and [v["rank"] for v in document["variations"]] == [1, 2, 3]
+    expected = cli_json(
+        "--groove", "funk", "--syncopation", "high", "--variations", "3", "--fill", "--temperature", "1.0",
+        "--top-p", "0.9", "--seed", "5",
+    )  # fmt: skip
+    assert comparable(document) == comparable(expected)
+    second = client.post("/api/midi/loop?variation=2", json=request)
+    assert second.content == (in_tmp / "cli-out" / "variation-2" / "loop.mid").read_bytes()
+    assert client.post("/api/midi/loop?variation=9", json=request).json() == {
+        "error": "variation 9: this request gives 3"
+    }
 
 
 def test_a_seed_is_drawn_and_reported_when_none_is_given(client):
@@ -216,7 +236,10 @@ STUDIO_ONLY = [
     ({"groove": "rock", "seed": 1.5}, "--seed 1.5: expected a whole number"),
     ({"groove": "rock", "seed": 2**40}, f"--seed {2**40}: expected 0..4294967295"),
     ({"groove": "rock", "temperature": True}, "--temperature True: expected a number"),
-    ({"groove": "rock", "temperature": -1}, "--temperature -1.0: expected 0 (most likely bar) or more"),
+    ({"groove": "rock", "temperature": -1}, "--temperature -1.0: expected 0 (most likely bar) or more, up to 10"),
+    ({"groove": "rock", "top_p": 0}, "--top-p 0.0: expected more than 0 and at most 1"),
+    ({"groove": "rock", "variations": 33}, "--variations 33: expected 1..32"),
+    ({"groove": "rock", "fill": "yes"}, "--fill 'yes': expected true or false"),
     ({"groove": "rock", "closeness": -0.5}, "--closeness -0.5: expected 0 or more"),
     ({"groove": "rock", "syncopation": ["high"]}, "--syncopation ['high']: expected a number"),
     ({"groove": 5}, "--groove 5: expected text"),

@@ -275,6 +275,30 @@ def test_a_midi_file_seeds_the_grid_and_bad_files_get_the_clis_message(
     wait_for(lambda: browser.find_element(By.ID, "error").text == expected, expected)
 
 
+def test_variations_are_offered_shown_and_downloaded_one_by_one(browser, studio_url, downloads):
+    open_page(browser, studio_url)
+    Select(browser.find_element(By.ID, "groove")).select_by_value("funk")
+    for name, value in (("variations", "3"), ("temperature", "1"), ("seed", "5")):
+        field = browser.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    browser.find_element(By.NAME, "fill").click()
+    browser.find_element(By.ID, "generate").click()
+    wait_for(lambda: "3 variations" in browser.find_element(By.ID, "status").text, "three variations")
+    document = browser.execute_script("return jakiStudio.document()")
+    choice = Select(browser.find_element(By.ID, "variation"))
+    assert len(choice.options) == 3 and browser.find_element(By.ID, "variation-choice").is_displayed()
+    choice.select_by_value("1")
+    second = document["variations"][1]
+    assert page_grids(browser, "tuned") == bars_of(second["tuned"])
+    for old in downloads.glob("tuned*.mid"):
+        old.unlink()
+    browser.find_element(By.CSS_SELECTOR, '[data-download="tuned"]').click()
+    tuned_file = wait_for(lambda: next(iter(downloads.glob("tuned*.mid")), None), "tuned.mid to download")
+    time.sleep(0.3)
+    assert [bar.pattern.binary().grid_rows() for bar in read_drum_midi(tuned_file).bars] == bars_of(second["tuned"])
+
+
 RENDER_VOICES = """
 const done = arguments[arguments.length - 1];
 (async () => {

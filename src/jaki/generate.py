@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -458,6 +458,18 @@ def generation_document(generation: Generation, files: Mapping[str, Path] | None
         "model": generation.model_name,
         "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
     }
+
+
+def variations_document(
+    generations: Sequence[Generation], files: Sequence[Mapping[str, Path]] | None = None, *, asked: int = 1
+) -> dict:
+    """What ``jaki generate --json`` prints for one call: the likeliest generation's document and, when ``asked``
+    for several variations, every distinct one's under ``variations`` (most likely first)."""
+    documents = [
+        generation_document(generation, written)
+        for generation, written in zip(generations, files or [None] * len(generations), strict=True)
+    ]
+    return documents[0] if asked == 1 else {**documents[0], "variations": documents}
 
 
 # --- files --------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Nothing here knows about HTTP (that is :mod:`jaki.studio.app`). A generate request names its fields as
 ``jaki generate`` names its options (``groove``, ``seed_grid``, ``syncopation``, ``bars``, ``seed``…, with
 underscores), each value goes through the same library checks as the CLI's, so bad input gets the CLI's one-line
-message, and the answer is :func:`jaki.generate.generation_document`, the document ``jaki generate --json`` prints.
+message, and the answer is :func:`jaki.generate.variations_document`, the document ``jaki generate --json`` prints.
 A MIDI seed travels as the file's bytes (base64 in a generate request): no request ever names a path.
 """
 
@@ -22,6 +22,7 @@ from jaki.generate import (
     DEFAULT_TEMPO_BPM,
     MAX_BARS,
     MAX_SEED_VALUE,
+    MAX_VARIATIONS,
     OPEN_NOTES,
     TEMPO_RANGE_BPM,
     TUNING_METHODS,
@@ -30,7 +31,7 @@ from jaki.generate import (
     TuningOptions,
     check_method,
     check_seed_value,
-    generate,
+    generate_variations,
     generation_midi,
     midi_seed_bar,
     open_note,
@@ -70,6 +71,9 @@ REQUEST_FIELDS = (
     "method",
     "bars",
     "temperature",
+    "top_p",
+    "fill",
+    "variations",
     "seed",
     "tempo",
     "open_as",
@@ -83,7 +87,10 @@ class GenerateRequest:
     seed: Seed
     targets: dict[str, str | float]
     bars: int
-    temperature: float
+    temperature: float | None  # None: the model's own decoding
+    top_p: float | None
+    fill: bool
+    variations: int
     seed_value: int
     tuning: TuningOptions
     tempo_bpm: float
@@ -115,7 +122,10 @@ def parse_generate_request(body: Any, config: StudioConfig, random_seed_value: i
         seed=seed,
         targets=targets,
         bars=_whole("bars", body.get("bars", 1)),
-        temperature=_number("temperature", body.get("temperature", 0.0)),
+        temperature=_optional_number("temperature", body.get("temperature")),
+        top_p=_optional_number("top_p", body.get("top_p")),
+        fill=_flag("fill", body.get("fill", False)),
+        variations=_whole("variations", body.get("variations", 1)),
         seed_value=random_seed_value if seed_value is None else check_seed_value(_whole("seed", seed_value)),
         tuning=TuningOptions(
             method=check_method(_text("method", body.get("method", "agent"))),
@@ -126,13 +136,16 @@ def parse_generate_request(body: Any, config: StudioConfig, random_seed_value: i
     )
 
 
-def run_generation(request: GenerateRequest, model: LoadedModel) -> Generation:
-    """The library call behind ``jaki generate``, with the request's arguments."""
-    return generate(
+def run_generation(request: GenerateRequest, model: LoadedModel) -> tuple[Generation, ...]:
+    """The library call behind ``jaki generate``, with the request's arguments: the variations, likeliest first."""
+    return generate_variations(
         request.seed,
         request.targets,
+        request.variations,
         n_bars=request.bars,
         temperature=request.temperature,
+        top_p=request.top_p,
+        fill=request.fill,
         seed_value=request.seed_value,
         model=model,
         tuning=request.tuning,
@@ -188,9 +201,18 @@ def setup_document(model: LoadedModel) -> dict:
         "methods": list(TUNING_METHODS),
         "open_as": list(OPEN_NOTES),
         "drum_maps": list(BUILTIN_DRUM_MAPS),
-        "defaults": {"bars": 1, "temperature": 0.0, "tempo": DEFAULT_TEMPO_BPM, "method": "agent", "open_as": "hihat"},
+        "defaults": {
+            "bars": 1,
+            "temperature": model.decoding.temperature,
+            "top_p": model.decoding.top_p,
+            "variations": 1,
+            "tempo": DEFAULT_TEMPO_BPM,
+            "method": "agent",
+            "open_as": "hihat",
+        },
         "limits": {
             "bars": [1, MAX_BARS],
+            "variations": [1, MAX_VARIATIONS],
             "seed": [0, MAX_SEED_VALUE],
             "tempo": list(TEMPO_RANGE_BPM),
         },
@@ -263,6 +285,16 @@ def _number(option: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise JakiInputError(f"--{option.replace('_', '-')} {value!r}: expected a number")
     return float(value)
+
+
+def _optional_number(option: str, value: Any) -> float | None:
+    return None if value is None else _number(option, value)
+
+
+def _flag(option: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise JakiInputError(f"--{option.replace('_', '-')} {value!r}: expected true or false")
+    return value
 
 
 def _whole(option: str, value: Any) -> int:

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jaki.errors import JakiInputError
-from jaki.generate import generation_document
+from jaki.generate import variations_document
 from jaki.studio.api import (
     MIDI_ROLES,
     StudioConfig,
@@ -73,16 +73,21 @@ def create_app(model: LoadedModel, config: StudioConfig | None = None, *, allowe
 
     async def post_generate(request: Request) -> Response:
         body = await _json_body(request, config)
-        _, generation = await run_in_threadpool(generated, body)
-        return _json(generation_document(generation))
+        generation_request, generations = await run_in_threadpool(generated, body)
+        return _json(variations_document(generations, asked=generation_request.variations))
 
     async def post_midi(request: Request) -> Response:
         role = request.path_params["role"]
         if role not in MIDI_ROLES:
             raise HTTPException(404, f"no such MIDI file: {role} (expected {', '.join(MIDI_ROLES)})")
+        variation = request.query_params.get("variation", "1")
+        if not variation.isdigit() or int(variation) < 1:
+            raise JakiInputError(f"variation {variation!r}: expected 1, 2, …")
         body = await _json_body(request, config)
-        generation_request, generation = await run_in_threadpool(generated, body)
-        data = midi_bytes(generation, generation_request, role)
+        generation_request, generations = await run_in_threadpool(generated, body)
+        if int(variation) > len(generations):
+            raise JakiInputError(f"variation {variation}: this request gives {len(generations)}")
+        data = midi_bytes(generations[int(variation) - 1], generation_request, role)
         return Response(
             data, media_type="audio/midi", headers={"Content-Disposition": f'attachment; filename="{role}.mid"'}
         )
