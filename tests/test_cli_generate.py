@@ -131,7 +131,7 @@ def test_seed_from_midi_and_grid_file(tiny_model_dir, tmp_path, pattern_b):
         (
             [
                 "--seed-grid",
-                "kick   x.......x.......\\nsnare  ....x.......x...\\nclosed x.x.x.x.x.x.x.x.\\nopen   ................\\ntoms   .........o......",
+                "kick   x.......x.......\\nsnare  ....x.......x...\\nclosed x.x.x.x.x.x.x.x.\\nopen   ................\\ntoms   .........#......",
             ],
             "row 'toms', column 17",
         ),

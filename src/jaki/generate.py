@@ -68,9 +68,12 @@ def seed_from_grid(text: str, source: str = "grid") -> Seed:
     return Seed(_require_hits(pattern, source), source)
 
 
-def seed_from_midi(path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None) -> Seed:
-    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``."""
-    return seed_from_drum_midi(read_drum_midi(path, drum_map), bar)
+def seed_from_midi(
+    path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None, channel: int | None = None
+) -> Seed:
+    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``.
+    ``channel`` (1–16): the drums' channel, when not 10 (see :func:`jaki.midi.read_drum_midi`)."""
+    return seed_from_drum_midi(read_drum_midi(path, drum_map, channel=channel), bar)
 
 
 def seed_from_drum_midi(midi: DrumMidi, bar: int | None = None) -> Seed:

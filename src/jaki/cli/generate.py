@@ -18,7 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jaki.errors import JakiInputError
-from jaki.features import TUNER_FEATURES, FeatureBands
+from jaki.features import FEATURE_MEANINGS, FEATURE_RANGES, TUNER_FEATURES, FeatureBands
 from jaki.generate import (
     MAX_BARS,
     MAX_VARIATIONS,
@@ -42,11 +42,19 @@ from jaki.generate import (
     write_generation,
 )
 from jaki.io import check_output_folder
-from jaki.kit import load_drum_map
+from jaki.kit import BUILTIN_DRUM_MAPS, load_drum_map
 from jaki.pattern import PARTS
 
 if TYPE_CHECKING:
     from jaki.tuner import TrainProgress
+
+
+def _target_help(feature: str) -> str:
+    lo, hi = FEATURE_RANGES[feature]
+    return (
+        f"Target: {FEATURE_MEANINGS[feature]} ({lo:g}–{hi:g}). low|medium|high (or 0|1|2; the bands: "
+        "'jaki features') or a number; omit to skip."
+    )
 
 
 def generate(
@@ -60,24 +68,20 @@ def generate(
         int | None, typer.Option(help="With --seed-midi: the bar number (1 = first; default: first 4/4 bar with hits).")
     ] = None,
     drum_map: Annotated[
-        str | None, typer.Option(help="With --seed-midi: drum map gm, td11 or a .toml/.json file.")
+        str | None,
+        typer.Option(help=f"With --seed-midi: drum map {', '.join(BUILTIN_DRUM_MAPS)} or a .toml/.json file."),
+    ] = None,
+    channel: Annotated[
+        int | None, typer.Option(help="With --seed-midi: the drums' MIDI channel 1-16 (default: channel 10).")
     ] = None,
     from_data: Annotated[
         Path | None, typer.Option(help="Seed: bar 1 of a loop of a dataset built with 'jaki dataset build'.")
     ] = None,
     index: Annotated[int | None, typer.Option(help="With --from-data: the loop index (default: random).")] = None,
-    cymbal_density: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    drum_density: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    syncopation: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    repetition: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
+    cymbal_density: Annotated[str | None, typer.Option(help=_target_help("cymbal_density"))] = None,
+    drum_density: Annotated[str | None, typer.Option(help=_target_help("drum_density"))] = None,
+    syncopation: Annotated[str | None, typer.Option(help=_target_help("syncopation"))] = None,
+    repetition: Annotated[str | None, typer.Option(help=_target_help("repetition"))] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt for the four targets.")] = False,
     closeness: Annotated[
         float | None,
@@ -151,7 +155,7 @@ def generate(
     seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
     rng = np.random.default_rng(seed_value)
     open_midi_note = open_note(open_as)
-    seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, from_data, index, rng)
+    seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)
     typed = {
         "cymbal_density": cymbal_density,
         "drum_density": drum_density,
@@ -256,6 +260,7 @@ def _choose_seed(
     midi: Path | None,
     bar: int | None,
     drum_map: str | None,
+    channel: int | None,
     data: Path | None,
     index: int | None,
     rng: np.random.Generator,
@@ -273,8 +278,8 @@ def _choose_seed(
     ]
     if len(given) > 1:
         raise JakiInputError(f"choose one seed: {' and '.join(given)} were both given")
-    if bar is not None and midi is None:
-        raise JakiInputError("--bar goes with --seed-midi")
+    if (bar is not None or channel is not None) and midi is None:
+        raise JakiInputError(f"{'--bar' if bar is not None else '--channel'} goes with --seed-midi")
     if index is not None and data is None:
         raise JakiInputError("--index goes with --from-data")
     if groove is not None:
@@ -290,7 +295,7 @@ def _choose_seed(
             ) from None
         return seed_from_grid(text, str(grid_file))
     if midi is not None:
-        return seed_from_midi(midi, bar, None if drum_map is None else dict(load_drum_map(drum_map)))
+        return seed_from_midi(midi, bar, None if drum_map is None else dict(load_drum_map(drum_map)), channel)
     if data is not None:
         return seed_from_dataset(data, index, rng)
     return random_groove(rng)
@@ -304,7 +309,7 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
     typer.echo("Targets (low / medium / high, 0 / 1 / 2, or a number; blank to skip):", err=True)
     requests: dict[str, str | float] = {}
     for feature in TUNER_FEATURES:
-        shown = "  ".join(f"{level} {_band_text(band)}" for level, band in bands[feature].items())
+        shown = "  ".join(f"{level} {band}" for level, band in bands[feature].items())
         while True:
             answer = typer.prompt(f"  {feature.replace('_', ' ')} [{shown}]", default="", show_default=False, err=True)
             try:
@@ -317,10 +322,6 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
                 requests[feature] = value
             break
     return requests
-
-
-def _band_text(band) -> str:
-    return f"{band.lo:.3g}–{band.hi:.3g}" if band.lo != band.hi else f"{band.lo:.3g}"
 
 
 def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm: float) -> None:
@@ -346,7 +347,7 @@ def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm:
     for feature in TUNER_FEATURES:
         cells = [" ".join(_value_text(bar[feature]) for bar in values[title]) for title, _ in columns]
         outcome = outcomes.get(feature)
-        target = "—" if outcome is None else f"{outcome.request} {_band_text(outcome.band)}"
+        target = "—" if outcome is None else f"{outcome.request} {outcome.band}"
         met = "" if outcome is None else ("[green]yes[/green]" if outcome.met else "[red]no[/red]")
         features.add_row(feature.replace("_", " "), *cells, target, met)
     console.print(features)
