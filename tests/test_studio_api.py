@@ -106,6 +106,20 @@ def test_variations_fill_and_top_p_as_the_cli_gives_them(client, in_tmp):
     }
 
 
+def test_kept_parts_are_kept_as_the_cli_keeps_them(client, in_tmp):
+    request = {"groove": "rock", "syncopation": "high", "drum_density": "high", "keep": ["kick", "snare"], "seed": 2}
+    document = client.post("/api/generate", json=request).json()
+    for part in ("kick", "snare"):
+        assert document["tuned"]["grid"][part] == document["continuation"]["grid"][part]
+    expected = cli_json(
+        "--groove", "rock", "--syncopation", "high", "--drum-density", "high", "--keep", "kick,snare", "--seed", "2"
+    )  # fmt: skip
+    assert comparable(document) == comparable(expected)
+    assert comparable(client.post("/api/generate", json={**request, "keep": "kick, snare"}).json()) == comparable(
+        expected
+    )
+
+
 def test_a_seed_is_drawn_and_reported_when_none_is_given(client):
     first = client.post("/api/generate", json={"groove": "rock", "temperature": 1.0}).json()
     again = client.post("/api/generate", json={"groove": "rock", "temperature": 1.0, "seed": first["seed_value"]})
@@ -136,6 +150,31 @@ def test_seed_from_midi_reads_an_upload_as_seed_midi_reads_the_file(client, two_
     assert document["seed"]["source"] == "beat.mid bar 2"
     expected = cli_json("--seed-midi", "beat.mid", "--bar", "2", "--syncopation", "high", "--repetition", "low")
     assert comparable({**document, "seed_value": None}) == comparable({**expected, "seed_value": None})
+
+
+def test_a_drum_channel_is_chosen_as_with_channel(client, in_tmp, pattern_b):
+    """Drums on channel 1 of a file whose channel 1 has a piano program: refused with the CLI's hint, read with it."""
+    import mido
+
+    write_drum_midi(pattern_b, in_tmp / "drums.mid", tempo_bpm=100)
+    midi = mido.MidiFile(in_tmp / "drums.mid")
+    for track in midi.tracks:
+        for i, message in enumerate(track):
+            if message.type in ("note_on", "note_off"):
+                track[i] = message.copy(channel=0)
+    midi.tracks[1].insert(1, mido.Message("program_change", channel=0, program=0, time=0))
+    midi.save(in_tmp / "piano.mid")
+    data = (in_tmp / "piano.mid").read_bytes()
+    refused = client.post("/api/seed-from-midi?name=piano.mid", content=data)
+    assert refused.status_code == 400 and refused.json() == {"error": cli_error("--seed-midi", "piano.mid")}
+    read = client.post("/api/seed-from-midi?name=piano.mid&channel=1", content=data).json()
+    assert read["seed"]["grid"] == pattern_b.grid_rows()
+    request = {"seed_midi": base64.b64encode(data).decode(), "seed_midi_name": "piano.mid", "channel": 1, "seed": 1}
+    document = client.post("/api/generate", json=request).json()
+    assert comparable(document) == comparable(cli_json("--seed-midi", "piano.mid", "--channel", "1", "--seed", "1"))
+    assert client.post("/api/generate", json={**request, "channel": 17}).json() == {
+        "error": cli_error("--seed-midi", "piano.mid", "--channel", "17")
+    }
 
 
 def test_midi_downloads_are_the_files_jaki_generate_writes(client, in_tmp):
@@ -195,6 +234,7 @@ SAME_AS_CLI = [
     ({"groove": "rock", "method": "magic"}, ["--groove", "rock", "--method", "magic"]),
     ({"groove": "rock", "seed": -1}, ["--groove", "rock", "--seed", "-1"]),
     ({"groove": "rock", "seed_grid": "kick x"}, ["--groove", "rock", "--seed-grid", "kick x"]),
+    ({"groove": "rock", "keep": ["kick", "cowbell"]}, ["--groove", "rock", "--keep", "kick,cowbell"]),
 ]
 
 
@@ -243,7 +283,8 @@ STUDIO_ONLY = [
     ({"groove": "rock", "closeness": -0.5}, "--closeness -0.5: expected 0 or more"),
     ({"groove": "rock", "syncopation": ["high"]}, "--syncopation ['high']: expected a number"),
     ({"groove": 5}, "--groove 5: expected text"),
-    ({"groove": "rock", "keep": "kick"}, "request: unknown option 'keep' (expected "),
+    ({"groove": "rock", "colour": "blue"}, "request: unknown option 'colour' (expected "),
+    ({"groove": "rock", "keep": 3}, "--keep 3: expected part names, e.g. kick,snare"),
     ({"seed_midi": "not base64!"}, "upload.mid: seed_midi is not base64 (expected a MIDI file's bytes)"),
     ({"groove": "rock", "bar": 2}, "bar goes with seed_midi"),
     ({"seed_midi": "TVRoZA==", "drum_map": "/etc/passwd"}, "--drum-map '/etc/passwd': expected gm, td11, bfd3"),

@@ -275,7 +275,7 @@ def test_a_midi_file_seeds_the_grid_and_bad_files_get_the_clis_message(
     wait_for(lambda: browser.find_element(By.ID, "error").text == expected, expected)
 
 
-def test_variations_are_offered_shown_and_downloaded_one_by_one(browser, studio_url, downloads):
+def test_variations_and_kept_parts_are_offered_shown_and_downloaded_one_by_one(browser, studio_url, downloads):
     open_page(browser, studio_url)
     Select(browser.find_element(By.ID, "groove")).select_by_value("funk")
     for name, value in (("variations", "3"), ("temperature", "1"), ("seed", "5")):
@@ -283,9 +283,14 @@ def test_variations_are_offered_shown_and_downloaded_one_by_one(browser, studio_
         field.clear()
         field.send_keys(value)
     browser.find_element(By.NAME, "fill").click()
+    for part in ("kick", "snare"):
+        browser.find_element(By.CSS_SELECTOR, f'#keep input[value="{part}"]').click()
+    Select(browser.find_element(By.NAME, "drum_density")).select_by_value("high")
     browser.find_element(By.ID, "generate").click()
     wait_for(lambda: "3 variations" in browser.find_element(By.ID, "status").text, "three variations")
     document = browser.execute_script("return jakiStudio.document()")
+    for variation in document["variations"]:  # the kept parts are the continuation's, untouched by the tuner
+        assert all(variation["tuned"]["grid"][p] == variation["continuation"]["grid"][p] for p in ("kick", "snare"))
     choice = Select(browser.find_element(By.ID, "variation"))
     assert len(choice.options) == 3 and browser.find_element(By.ID, "variation-choice").is_displayed()
     choice.select_by_value("1")

@@ -66,7 +66,9 @@ REQUEST_FIELDS = (
     "seed_midi_name",
     "bar",
     "drum_map",
+    "channel",
     *TUNER_FEATURES,
+    "keep",
     "closeness",
     "method",
     "bars",
@@ -86,6 +88,7 @@ class GenerateRequest:
 
     seed: Seed
     targets: dict[str, str | float]
+    keep: tuple[str, ...]  # parts tuning must not change
     bars: int
     temperature: float | None  # None: the model's own decoding
     top_p: float | None
@@ -121,6 +124,7 @@ def parse_generate_request(body: Any, config: StudioConfig, random_seed_value: i
     return GenerateRequest(
         seed=seed,
         targets=targets,
+        keep=_parts("keep", body.get("keep", [])),
         bars=_whole("bars", body.get("bars", 1)),
         temperature=_optional_number("temperature", body.get("temperature")),
         top_p=_optional_number("top_p", body.get("top_p")),
@@ -146,6 +150,7 @@ def run_generation(request: GenerateRequest, model: LoadedModel) -> tuple[Genera
         temperature=request.temperature,
         top_p=request.top_p,
         fill=request.fill,
+        keep=request.keep,
         seed_value=request.seed_value,
         model=model,
         tuning=request.tuning,
@@ -167,12 +172,14 @@ def grooves_document() -> list[dict]:
     ]
 
 
-def midi_seed_document(data: bytes, name: str, bar: int | None, drum_map: str | None, config: StudioConfig) -> dict:
+def midi_seed_document(
+    data: bytes, name: str, bar: int | None, drum_map: str | None, channel: int | None, config: StudioConfig
+) -> dict:
     """An uploaded MIDI file read as ``--seed-midi`` reads it: the seed bar chosen (``bar``, else the first 4/4 bar
     with hits) as the generate document shows a seed, its tempo, and every 4/4 bar so that the page can offer them."""
     label = upload_name(name, config)
     check_upload_size(len(data), label, config)
-    midi = read_drum_midi_data(data, label, _drum_map(drum_map))
+    midi = read_drum_midi_data(data, label, _drum_map(drum_map), channel=channel)
     seed = seed_from_drum_midi(midi, bar)
     chosen = midi_seed_bar(midi, bar)
     return {
@@ -252,7 +259,12 @@ def _seed(body: dict, config: StudioConfig) -> Seed:
     if len(given) > 1:
         options = " and ".join(f"--{name.replace('_', '-')}" for name in given)
         raise JakiInputError(f"choose one seed: {options} were both given")
-    for name, partner in (("bar", "seed_midi"), ("drum_map", "seed_midi"), ("seed_midi_name", "seed_midi")):
+    for name, partner in (
+        ("bar", "seed_midi"),
+        ("drum_map", "seed_midi"),
+        ("channel", "seed_midi"),
+        ("seed_midi_name", "seed_midi"),
+    ):
         if body.get(name) is not None and body.get(partner) is None:
             raise JakiInputError(f"{name} goes with {partner}")
     if not given:
@@ -267,8 +279,9 @@ def _seed(body: dict, config: StudioConfig) -> Seed:
     except (binascii.Error, ValueError):
         raise JakiInputError(f"{label}: seed_midi is not base64 (expected a MIDI file's bytes)") from None
     check_upload_size(len(data), label, config)
-    bar = body.get("bar")
-    midi = read_drum_midi_data(data, label, _drum_map(body.get("drum_map")))
+    bar, channel = body.get("bar"), body.get("channel")
+    channel = None if channel is None else _whole("channel", channel)
+    midi = read_drum_midi_data(data, label, _drum_map(body.get("drum_map")), channel=channel)
     return seed_from_drum_midi(midi, None if bar is None else _whole("bar", bar))
 
 
@@ -285,6 +298,15 @@ def _number(option: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise JakiInputError(f"--{option.replace('_', '-')} {value!r}: expected a number")
     return float(value)
+
+
+def _parts(option: str, value: Any) -> tuple[str, ...]:
+    """Part names as a list, or as the CLI takes them (``"kick,snare"``); the tuner checks the names."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(part, str) for part in value):
+        raise JakiInputError(f"--{option} {value!r}: expected part names, e.g. kick,snare")
+    return tuple(value)
 
 
 def _optional_number(option: str, value: Any) -> float | None:

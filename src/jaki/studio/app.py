@@ -96,12 +96,8 @@ def create_app(model: LoadedModel, config: StudioConfig | None = None, *, allowe
         query = request.query_params
         name = upload_name(query.get("name"), config)
         data = await _read_body(request, config.max_upload_bytes, upload_too_large(name, config))
-        bar = query.get("bar")
-        if bar is not None and not bar.isdigit():
-            raise JakiInputError(f"--bar {bar!r}: expected a whole number")
-        document = await run_in_threadpool(
-            midi_seed_document, data, name, None if bar is None else int(bar), query.get("drum_map"), config
-        )
+        bar, channel = _query_whole(query, "bar"), _query_whole(query, "channel")
+        document = await run_in_threadpool(midi_seed_document, data, name, bar, query.get("drum_map"), channel, config)
         return _json(document)
 
     return Starlette(
@@ -153,6 +149,15 @@ async def _json_body(request: Request, config: StudioConfig) -> object:
         return json.loads(data, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
         raise JakiInputError(f"request: not a JSON document ({error})") from None
+
+
+def _query_whole(query, name: str) -> int | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise JakiInputError(f"--{name} {text!r}: expected a whole number")
+    return int(text)
 
 
 def _no_constant(name: str) -> float:

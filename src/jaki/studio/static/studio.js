@@ -140,13 +140,16 @@
     showError("");
     const bytes = new Uint8Array(await file.arrayBuffer());
     const drumMap = $("#drum-map").value;
-    const query = new URLSearchParams({ name: file.name, ...(drumMap ? { drum_map: drumMap } : {}) });
+    const channel = $("#channel").value;
+    const query = new URLSearchParams({
+      name: file.name, ...(drumMap ? { drum_map: drumMap } : {}), ...(channel ? { channel } : {}),
+    });
     try {
       const response = await api(`/api/seed-from-midi?${query}`, {
         method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: bytes,
       });
       const document_ = await response.json();
-      state.midiFile = { file, base64: toBase64(bytes), bars: document_.bars, drumMap };
+      state.midiFile = { file, base64: toBase64(bytes), bars: document_.bars, drumMap, channel };
       const select = $("#midi-bar");
       select.replaceChildren(...document_.bars.map((bar) => new Option(`bar ${bar.bar}`, String(bar.bar))));
       select.value = String(document_.bar);
@@ -164,7 +167,7 @@
     $("#groove").value = "";
     state.origin = {
       kind: "midi", name: state.midiFile.file.name, bar: number,
-      base64: state.midiFile.base64, drumMap: state.midiFile.drumMap,
+      base64: state.midiFile.base64, drumMap: state.midiFile.drumMap, channel: state.midiFile.channel,
     };
     describeSeed();
   }
@@ -197,6 +200,18 @@
     fill($("#drum-map"), drumMaps);
     $("#drum-map").prepend(new Option("auto (TD-11 ⊇ GM)", ""));
     $("#drum-map").value = "";
+    fill($("#channel"), Array.from({ length: 16 }, (_, i) => String(i + 1)));
+    $("#channel").prepend(new Option("10 (auto)", ""));
+    $("#channel").value = "";
+    for (const part of state.setup.parts) {
+      const label = document.createElement("label");
+      label.className = "check";
+      const box = document.createElement("input");
+      Object.assign(box, { type: "checkbox", name: "keep", value: part });
+      box.dataset.list = "";
+      label.append(box, ` ${part}`);
+      $("#keep").append(label);
+    }
     $('#steer input[name="bars"]').max = String(limits.bars[1]);
     $('#steer input[name="variations"]').max = String(limits.variations[1]);
     $('#steer input[name="temperature"]').placeholder = `model's: ${state.setup.defaults.temperature}`;
@@ -236,6 +251,7 @@
       Object.assign(request, {
         seed_midi: state.origin.base64, seed_midi_name: state.origin.name,
         bar: state.origin.bar, drum_map: state.origin.drumMap || undefined,
+        channel: state.origin.channel ? Number(state.origin.channel) : undefined,
       });
     } else {
       request.seed_grid = seedGridText();
@@ -499,9 +515,11 @@
       showResult(shown());
       if (player.playing) startPlayer();
     });
-    $("#drum-map").addEventListener("change", () => {
-      if (state.midiFile) readMidi(state.midiFile.file);
-    });
+    for (const select of [$("#drum-map"), $("#channel")]) {
+      select.addEventListener("change", () => {
+        if (state.midiFile) readMidi(state.midiFile.file);
+      });
+    }
     document.addEventListener("dragover", (event) => event.preventDefault());
     document.addEventListener("drop", (event) => {
       event.preventDefault();
