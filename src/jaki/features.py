@@ -136,8 +136,9 @@ INSIDE_TOLERANCE = 1e-9
 
 def band_distances(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Distance of each value to its band, 0 inside (within ``INSIDE_TOLERANCE``); broadcasts values against bands."""
-    distance = np.maximum(np.maximum(np.subtract(lo, values), np.subtract(values, hi)), 0.0)
-    return np.where(distance <= INSIDE_TOLERANCE, 0.0, distance)
+    distance = np.asarray(np.maximum(np.maximum(np.subtract(lo, values), np.subtract(values, hi)), 0.0))
+    distance[distance <= INSIDE_TOLERANCE] = 0.0
+    return distance
 
 
 @dataclass(frozen=True)

@@ -306,7 +306,7 @@ def _polish_candidates(
         feature_gain, table.log_likelihood_change + base_likelihood_change[:, None, None], edited_change, problem.reward
     )
     met = requests_met(current.values, current.targets)[base_row]  # (N, 4)
-    keeps = np.all(requests_met(table.values, bases.targets.per_edit()) | ~met[:, None, None, :], axis=-1)
+    keeps = np.all((table.distance_left == 0) | ~met[:, None, None, :], axis=-1)  # met requests stay inside
     steps = np.where(moved[:, None], ~edited[base_row], True)  # a move edits a step that was not edited
     legal = table.legal & keeps & (feature_gain >= -1e-9) & steps[..., None]
     estimate = np.where(legal, estimate, -np.inf).reshape(len(bases), N_EDITS)

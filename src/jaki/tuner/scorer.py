@@ -109,8 +109,14 @@ class ModelScorer:
     def _log_probs(self, seeds: torch.Tensor, chunk: torch.Tensor) -> torch.Tensor:
         """Teacher-forced log-probabilities (B, 16, 32). A single shared seed is encoded once and its encoding kept
         for the next calls with the same seed (a tuning episode scores many batches after one seed)."""
-        if len(seeds) != 1 or not self.model.autoregressive:
+        if not self.model.autoregressive:
             return self.model.step_log_probs(seeds, chunk, conditions=self.conditions)
+        if len(seeds) != 1:
+            # Many bars after few seeds (a batch of tuning candidates): encode each distinct seed once.
+            unique, inverse = torch.unique(seeds, dim=0, return_inverse=True)
+            context, (h, c) = self.model.encode(unique, self.conditions)
+            encoding = (context[inverse], (h[:, inverse], c[:, inverse]))
+            return self.model.step_log_probs(seeds, chunk, encoding=encoding)
         key = seeds.cpu().numpy().tobytes()
         if self._encoding is None or self._encoding[0] != key:
             self._encoding = (key, self.model.encode(seeds, self.conditions))
