@@ -83,7 +83,7 @@ class GenerateRequest:
     seed: Seed
     targets: dict[str, str | float]
     bars: int
-    temperature: float
+    temperature: float | None  # None: the model's own decoding
     seed_value: int
     tuning: TuningOptions
     tempo_bpm: float
@@ -115,7 +115,7 @@ def parse_generate_request(body: Any, config: StudioConfig, random_seed_value: i
         seed=seed,
         targets=targets,
         bars=_whole("bars", body.get("bars", 1)),
-        temperature=_number("temperature", body.get("temperature", 0.0)),
+        temperature=None if body.get("temperature") is None else _number("temperature", body["temperature"]),
         seed_value=random_seed_value if seed_value is None else check_seed_value(_whole("seed", seed_value)),
         tuning=TuningOptions(
             method=check_method(_text("method", body.get("method", "agent"))),
@@ -188,7 +188,7 @@ def setup_document(model: LoadedModel) -> dict:
         "methods": list(TUNING_METHODS),
         "open_as": list(OPEN_NOTES),
         "drum_maps": list(BUILTIN_DRUM_MAPS),
-        "defaults": {"bars": 1, "temperature": 0.0, "tempo": DEFAULT_TEMPO_BPM, "method": "agent", "open_as": "hihat"},
+        "defaults": {"bars": 1, "temperature": None, "tempo": DEFAULT_TEMPO_BPM, "method": "agent", "open_as": "hihat"},
         "limits": {
             "bars": [1, MAX_BARS],
             "seed": [0, MAX_SEED_VALUE],
