@@ -131,7 +131,7 @@ def test_seed_from_midi_and_grid_file(tiny_model_dir, tmp_path, pattern_b):
         (
             [
                 "--seed-grid",
-                "kick   x.......x.......\\nsnare  ....x.......x...\\nclosed x.x.x.x.x.x.x.x.\\nopen   ................\\ntoms   .........o......",
+                "kick   x.......x.......\\nsnare  ....x.......x...\\nclosed x.x.x.x.x.x.x.x.\\nopen   ................\\ntoms   .........#......",
             ],
             "row 'toms', column 17",
         ),
@@ -375,6 +375,18 @@ def test_met_printed_and_in_json_is_the_tuners_verdict_at_a_band_edge(tmp_path, 
     target = document["targets"]["repetition"]
     assert target["met"] is True and target["band"][1] < 0.4
     assert abs(target["value"] - 0.35) <= 0.05 + 1e-9
+
+
+def test_keep_leaves_those_rows_alone_and_unknown_parts_are_refused(tmp_path):
+    args = ["generate", "--groove", "rock", "--syncopation", "high", "--seed", "1", "--json"]
+    free = json.loads(run(*args, "--out", str(tmp_path / "free")).stdout)
+    kept = json.loads(run(*args, "--keep", "kick, snare", "--out", str(tmp_path / "kept")).stdout)
+    assert kept["targets"]["syncopation"]["met"]
+    for part in ("kick", "snare"):
+        assert kept["tuned"]["grid"][part] == kept["continuation"]["grid"][part]
+    assert any(free["tuned"]["grid"][p] != free["continuation"]["grid"][p] for p in ("kick", "snare"))
+    bad = run(*args, "--keep", "kick,cowbell", "--out", str(tmp_path / "bad"))
+    assert bad.exit_code == 2 and "unknown part(s) cowbell" in bad.stderr and not (tmp_path / "bad").exists()
 
 
 def test_refine_status_shows_real_numbers_or_a_dash():

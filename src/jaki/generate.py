@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,9 +68,12 @@ def seed_from_grid(text: str, source: str = "grid") -> Seed:
     return Seed(_require_hits(pattern, source), source)
 
 
-def seed_from_midi(path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None) -> Seed:
-    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``."""
-    return seed_from_drum_midi(read_drum_midi(path, drum_map), bar)
+def seed_from_midi(
+    path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None, channel: int | None = None
+) -> Seed:
+    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``.
+    ``channel`` (1–16): the drums' channel, when not 10 (see :func:`jaki.midi.read_drum_midi`)."""
+    return seed_from_drum_midi(read_drum_midi(path, drum_map, channel=channel), bar)
 
 
 def seed_from_drum_midi(midi: DrumMidi, bar: int | None = None) -> Seed:
@@ -246,12 +249,14 @@ def generate(
     model: LoadedModel | None = None,
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    keep: Sequence[str] = (),
 ) -> Generation:
     """Continue ``seed`` for ``n_bars`` bars, each from the bar before it, tuning each toward ``requests``.
 
     ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). The model plays
     the way its ``decoding`` says (sampled, seeded by ``seed_value``) unless ``temperature`` / ``top_p`` say
-    otherwise; temperature 0 is its most likely bar. ``fill`` makes the last bar a fill.
+    otherwise; temperature 0 is its most likely bar. ``fill`` makes the last bar a fill. ``keep``: parts tuning
+    never changes (``("kick", "snare")``; names from ``jaki.pattern.PARTS``).
     """
     return generate_variations(
         seed,
@@ -265,6 +270,7 @@ def generate(
         model=model,
         tuning=tuning,
         progress=progress,
+        keep=keep,
     )[0]
 
 
@@ -281,13 +287,14 @@ def generate_variations(
     model: LoadedModel | None = None,
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    keep: Sequence[str] = (),
 ) -> tuple[Generation, ...]:
     """Up to ``variations`` distinct generations of :func:`generate` (each tuned when targets are given), most
     likely first, as Magenta Studio's *Continue* offers candidates. Fewer come back when the model has fewer
     distinct bars to offer (always one at temperature 0). The first is what :func:`generate` returns."""
     import torch
 
-    from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, load_agent, tune
+    from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, keep_mask, load_agent, tune
     from jaki.weights import load_model
 
     if not 1 <= n_bars <= MAX_BARS:
@@ -299,6 +306,7 @@ def generate_variations(
         raise JakiInputError(f"--closeness {tuning.closeness}: expected 0 or more")
     check_seed_value(seed_value)
     targets = Targets(**(requests or {}))
+    keep_mask(keep, 1)  # unknown part names fail here, before any work
     timing: dict[str, float] = {}
     clock = time.perf_counter()
     loaded = model if model is not None else load_model()
@@ -349,6 +357,7 @@ def generate_variations(
                     method=method,
                     reward=reward,
                     refine=refine,
+                    keep=keep,
                     seed=seed_value + index + 1000 * attempt,
                     progress=progress,
                 )
@@ -459,6 +468,18 @@ def generation_document(generation: Generation, files: Mapping[str, Path] | None
         "model": generation.model_name,
         "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
     }
+
+
+def variations_document(
+    generations: Sequence[Generation], files: Sequence[Mapping[str, Path]] | None = None, *, asked: int = 1
+) -> dict:
+    """What ``jaki generate --json`` prints for one call: the likeliest generation's document and, when ``asked``
+    for several variations, every distinct one's under ``variations`` (most likely first)."""
+    documents = [
+        generation_document(generation, written)
+        for generation, written in zip(generations, files or [None] * len(generations), strict=True)
+    ]
+    return documents[0] if asked == 1 else {**documents[0], "variations": documents}
 
 
 # --- files --------------------------------------------------------------------------------------------------------
