@@ -21,11 +21,11 @@ from rich.console import Console
 
 from jaki.cli.tuner import print_evaluation
 from jaki.dataset import load_dataset
-from jaki.tuner.agent import load_agent
+from jaki.tuner.dqn import load_agent
 from jaki.tuner.evaluation import MethodFigures, TunerEvaluation, evaluate_tuner
+from jaki.tuner.methods import RefineConfig
 from jaki.tuner.pretrain import continuations
 from jaki.tuner.scorer import ModelScorer
-from jaki.tuner.tuning import RefineConfig
 from jaki.weights import load_model
 
 SHIPPED_ABLATION = Path(__file__).resolve().parents[1] / "src" / "jaki" / "assets" / "tuner" / "ablation"

@@ -377,6 +377,18 @@ def test_met_printed_and_in_json_is_the_tuners_verdict_at_a_band_edge(tmp_path, 
     assert abs(target["value"] - 0.35) <= 0.05 + 1e-9
 
 
+def test_keep_leaves_those_rows_alone_and_unknown_parts_are_refused(tmp_path):
+    args = ["generate", "--groove", "rock", "--syncopation", "high", "--seed", "1", "--json"]
+    free = json.loads(run(*args, "--out", str(tmp_path / "free")).stdout)
+    kept = json.loads(run(*args, "--keep", "kick, snare", "--out", str(tmp_path / "kept")).stdout)
+    assert kept["targets"]["syncopation"]["met"]
+    for part in ("kick", "snare"):
+        assert kept["tuned"]["grid"][part] == kept["continuation"]["grid"][part]
+    assert any(free["tuned"]["grid"][p] != free["continuation"]["grid"][p] for p in ("kick", "snare"))
+    bad = run(*args, "--keep", "kick,cowbell", "--out", str(tmp_path / "bad"))
+    assert bad.exit_code == 2 and "unknown part(s) cowbell" in bad.stderr and not (tmp_path / "bad").exists()
+
+
 def test_refine_status_shows_real_numbers_or_a_dash():
     from jaki.cli.generate import refine_status
     from jaki.tuner import TrainProgress

@@ -24,10 +24,10 @@ from safetensors.torch import load_file, save_file
 from jaki.dataset import LoopDataset, load_dataset, save_dataset
 from jaki.errors import JakiInputError
 from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
-from jaki.tuner.agent import CONFIG_FILE as AGENT_CONFIG
-from jaki.tuner.agent import WEIGHTS_FILE as AGENT_WEIGHTS
-from jaki.tuner.agent import DQNConfig, QNetwork, TuningAgent, load_agent
-from jaki.tuner.reward import RewardConfig
+from jaki.tuner.dqn import CONFIG_FILE as AGENT_CONFIG
+from jaki.tuner.dqn import WEIGHTS_FILE as AGENT_WEIGHTS
+from jaki.tuner.dqn import DQNConfig, QNetwork, TuningAgent, load_agent
+from jaki.tuner.problem import RewardConfig
 from jaki.weights import CONFIG_FILE, WEIGHTS_FILE, load_model
 from tuner.conftest import GMD_BANDS
 

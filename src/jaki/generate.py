@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -249,12 +249,14 @@ def generate(
     model: LoadedModel | None = None,
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    keep: Sequence[str] = (),
 ) -> Generation:
     """Continue ``seed`` for ``n_bars`` bars, each from the bar before it, tuning each toward ``requests``.
 
     ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). The model plays
     the way its ``decoding`` says (sampled, seeded by ``seed_value``) unless ``temperature`` / ``top_p`` say
-    otherwise; temperature 0 is its most likely bar. ``fill`` makes the last bar a fill.
+    otherwise; temperature 0 is its most likely bar. ``fill`` makes the last bar a fill. ``keep``: parts tuning
+    never changes (``("kick", "snare")``; names from ``jaki.pattern.PARTS``).
     """
     return generate_variations(
         seed,
@@ -268,6 +270,7 @@ def generate(
         model=model,
         tuning=tuning,
         progress=progress,
+        keep=keep,
     )[0]
 
 
@@ -284,13 +287,14 @@ def generate_variations(
     model: LoadedModel | None = None,
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    keep: Sequence[str] = (),
 ) -> tuple[Generation, ...]:
     """Up to ``variations`` distinct generations of :func:`generate` (each tuned when targets are given), most
     likely first, as Magenta Studio's *Continue* offers candidates. Fewer come back when the model has fewer
     distinct bars to offer (always one at temperature 0). The first is what :func:`generate` returns."""
     import torch
 
-    from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, load_agent, tune
+    from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, keep_mask, load_agent, tune
     from jaki.weights import load_model
 
     if not 1 <= n_bars <= MAX_BARS:
@@ -302,6 +306,7 @@ def generate_variations(
         raise JakiInputError(f"--closeness {tuning.closeness}: expected 0 or more")
     check_seed_value(seed_value)
     targets = Targets(**(requests or {}))
+    keep_mask(keep, 1)  # unknown part names fail here, before any work
     timing: dict[str, float] = {}
     clock = time.perf_counter()
     loaded = model if model is not None else load_model()
@@ -352,6 +357,7 @@ def generate_variations(
                     method=method,
                     reward=reward,
                     refine=refine,
+                    keep=keep,
                     seed=seed_value + index + 1000 * attempt,
                     progress=progress,
                 )

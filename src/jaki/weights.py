@@ -65,20 +65,28 @@ def save_model(model: ContinuationModel, directory: Path, *, metadata: dict, ove
     clashes = sorted(set(metadata) & set(RESERVED_KEYS))
     if clashes:
         raise ValueError(f"metadata may not set the reserved keys {clashes}")
-    directory = Path(directory)
-    check_output_folder(directory, (WEIGHTS_FILE, CONFIG_FILE), overwrite=overwrite)
-    directory.mkdir(exist_ok=True)
     document = {
         "format_version": FORMAT_VERSION,
         "model": asdict(model.config),
         "category_labels": list(CATEGORY_LABELS),
         **metadata,
     }
-    tensors = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    save_folder(model, document, directory, weights_file=WEIGHTS_FILE, config_file=CONFIG_FILE, overwrite=overwrite)
+
+
+def save_folder(
+    module: nn.Module, document: dict, directory: Path, *, weights_file: str, config_file: str, overwrite: bool
+) -> None:
+    """The one writer of saved folders (the model's, the agent's): the module's tensors as safetensors and
+    ``document`` as JSON, both checked before the first is written, each written atomically."""
+    directory = Path(directory)
+    check_output_folder(directory, (weights_file, config_file), overwrite=overwrite)
+    directory.mkdir(exist_ok=True)
+    tensors = {name: tensor.detach().contiguous() for name, tensor in module.state_dict().items()}
     # save() gives bytes, so the file keeps the permissions atomic_write gave it (save_file makes it owner-only).
-    atomic_write(directory / WEIGHTS_FILE, lambda path: path.write_bytes(save(tensors)), overwrite=overwrite)
+    atomic_write(directory / weights_file, lambda path: path.write_bytes(save(tensors)), overwrite=overwrite)
     atomic_write(
-        directory / CONFIG_FILE,
+        directory / config_file,
         lambda path: path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8"),
         overwrite=overwrite,
     )

@@ -6,10 +6,10 @@ import torch
 
 from jaki.features import tuner_feature_values
 from jaki.tuner import DQNConfig, TuningAgent
-from jaki.tuner.agent import QNetwork
+from jaki.tuner.dqn import QNetwork
 from jaki.tuner.evaluation import evaluate_tuner, evaluation_cases
-from jaki.tuner.reward import RewardConfig, requests_met
-from jaki.tuner.tuning import RefineConfig
+from jaki.tuner.methods import RefineConfig
+from jaki.tuner.problem import RewardConfig, requests_met
 
 
 @pytest.fixture

@@ -85,6 +85,9 @@ def generate(
     drum_density: Annotated[str | None, typer.Option(help=_target_help("drum_density"))] = None,
     syncopation: Annotated[str | None, typer.Option(help=_target_help("syncopation"))] = None,
     repetition: Annotated[str | None, typer.Option(help=_target_help("repetition"))] = None,
+    keep: Annotated[
+        str | None, typer.Option(help="Parts tuning never changes, comma-separated (kick,snare,closed,open,toms).")
+    ] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt for the four targets.")] = False,
     closeness: Annotated[
         float | None,
@@ -151,7 +154,7 @@ def generate(
     """Continue a one-bar seed and tune the continuation toward your targets; write MIDI files."""
     import torch  # here, not at the top: 'jaki grooves' and 'jaki --help' must not wait for it
 
-    from jaki.tuner import Targets
+    from jaki.tuner import Targets, keep_mask
     from jaki.weights import load_model
 
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
@@ -167,6 +170,8 @@ def generate(
     }
     requests = {feature: parse_target(feature, text) for feature, text in typed.items() if text is not None}
     Targets(**requests)  # out-of-range numbers fail here, before any work
+    kept = tuple(part.strip() for part in (keep or "").split(",") if part.strip())
+    keep_mask(kept, 1)  # and unknown parts to keep
     loaded = load_model(model)
     if interactive or (not requests and not json_output and sys.stdin.isatty() and sys.stdout.isatty()):
         requests = _prompt_targets(loaded.bands)
@@ -194,6 +199,7 @@ def generate(
             model=loaded,
             tuning=tuning,
             progress=progress,
+            keep=kept,
         )
     written = [
         write_generation(

@@ -17,13 +17,12 @@ from rich.table import Table
 from jaki.dataset import load_dataset, require_split
 from jaki.errors import JakiInputError
 from jaki.io import check_output_folder
-from jaki.tuner.agent import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, load_agent
+from jaki.tuner.dqn import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, TrainProgress, load_agent
 from jaki.tuner.evaluation import TunerEvaluation, evaluate_tuner
+from jaki.tuner.methods import RefineConfig
 from jaki.tuner.pretrain import continuations, pretrain_agent
-from jaki.tuner.reward import RewardConfig
+from jaki.tuner.problem import RewardConfig
 from jaki.tuner.scorer import ModelScorer
-from jaki.tuner.training import TrainProgress
-from jaki.tuner.tuning import RefineConfig
 from jaki.weights import load_model
 
 

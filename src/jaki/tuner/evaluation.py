@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from jaki.features import FeatureBands
-from jaki.tuner.agent import TuningAgent
+from jaki.tuner.dqn import TuningAgent
+from jaki.tuner.methods import BatchOutcome, RefineConfig, tune_batch
 from jaki.tuner.scorer import Scorer
 from jaki.tuner.targets import TargetArrays, level_combinations, target_arrays
-from jaki.tuner.tuning import BatchOutcome, RefineConfig, tune_batch
 
 SLOW_METHODS = ("greedy", "refine")
 

@@ -11,10 +11,9 @@ import numpy as np
 import torch
 
 from jaki.dataset import LoopDataset
-from jaki.tuner.agent import DQNConfig, TuningAgent
-from jaki.tuner.reward import RewardConfig
+from jaki.tuner.dqn import DQNConfig, TrainingPool, TrainProgress, TuningAgent, train_agent
+from jaki.tuner.problem import EditRules, RewardConfig, TuningProblem
 from jaki.tuner.scorer import ModelScorer
-from jaki.tuner.training import TrainingPool, TrainProgress, train_agent
 from jaki.weights import LoadedModel
 
 
@@ -55,6 +54,7 @@ def pretrain_agent(
     *,
     config: DQNConfig,
     reward: RewardConfig | None = None,
+    rules: EditRules | None = None,
     model_dir: Path | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     device: str = "cpu",
@@ -71,19 +71,23 @@ def pretrain_agent(
     scorer = ModelScorer(loaded.model, device=device)  # moves the model to the device
     generator = torch.Generator(device=device).manual_seed(config.seed)
     starts = continuations(loaded.model, seeds, generator=generator)
-    pool = TrainingPool.build(scorer, seeds, starts)
+    reward = reward or (resume.reward if resume else RewardConfig())
+    rules = rules or EditRules()
+    pool = TrainingPool.build(TuningProblem(scorer, loaded.bands, reward, rules=rules), seeds, starts)
     agent = train_agent(
         scorer,
         pool,
         loaded.bands,
         config=config,
-        reward=reward or (resume.reward if resume else RewardConfig()),
+        reward=reward,
+        rules=rules,
         agent=resume,
         progress=progress,
         device=device,
         time_budget_s=time_budget_s,
     )
-    agent.metadata["training"]["phases"][-1].update(device=str(device), config=asdict(config))  # this run's phase
+    # This run's phase: where it ran, its config and the edit rules its episodes obeyed.
+    agent.metadata["training"]["phases"][-1].update(device=str(device), config=asdict(config), rules=asdict(rules))
     agent.metadata["continuation_model"] = {
         "dir": str(model_dir) if model_dir is not None else "shipped",
         "weights_sha256": _weights_hash(loaded.model),
