@@ -469,6 +469,18 @@ def generation_document(generation: Generation, files: Mapping[str, Path] | None
     }
 
 
+def variations_document(
+    generations: Sequence[Generation], files: Sequence[Mapping[str, Path]] | None = None, *, asked: int = 1
+) -> dict:
+    """What ``jaki generate --json`` prints for one call: the likeliest generation's document and, when ``asked``
+    for several variations, every distinct one's under ``variations`` (most likely first)."""
+    documents = [
+        generation_document(generation, written)
+        for generation, written in zip(generations, files or [None] * len(generations), strict=True)
+    ]
+    return documents[0] if asked == 1 else {**documents[0], "variations": documents}
+
+
 # --- files --------------------------------------------------------------------------------------------------------
 def output_paths(out_dir: Path, *, wav: bool = False, png: bool = False) -> dict[str, Path]:
     """The files a generation writes, by role: seed, continuation, tuned, loop (and wav, png when asked)."""

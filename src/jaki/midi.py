@@ -129,8 +129,6 @@ def read_drum_midi(
     notes, one whose only notes belong to a melodic instrument, or one without a 4/4 bar.
     """
     path = Path(path)
-    if channel is not None and not 1 <= channel <= 16:
-        raise JakiInputError(f"--channel {channel}: expected a MIDI channel 1..16")
     return read_drum_midi_data(_read_file(path), path, drum_map, channel=channel)
 
 
@@ -138,6 +136,8 @@ def read_drum_midi_data(
     data: bytes, name: str | Path, drum_map: Mapping[int, str] | None = None, *, channel: int | None = None
 ) -> DrumMidi:
     """:func:`read_drum_midi` on a file's bytes (an upload to the studio): ``name`` only labels the messages."""
+    if channel is not None and not 1 <= channel <= 16:
+        raise JakiInputError(f"--channel {channel}: expected a MIDI channel 1..16")
     path = Path(name)
     kit_index = _kit_index_table(TD11_DRUM_MAP if drum_map is None else drum_map)
     midi = _parse(data, path)

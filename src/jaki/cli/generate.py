@@ -29,7 +29,6 @@ from jaki.generate import (
     check_method,
     check_seed_value,
     generate_variations,
-    generation_document,
     open_note,
     output_paths,
     parse_target,
@@ -39,6 +38,7 @@ from jaki.generate import (
     seed_from_grid,
     seed_from_groove,
     seed_from_midi,
+    variations_document,
     write_generation,
 )
 from jaki.io import check_output_folder, read_bounded
@@ -208,10 +208,7 @@ def generate(
         for generation, folder in zip(generations, folders, strict=False)
     ]
     if json_output:
-        documents = [
-            generation_document(generation, files) for generation, files in zip(generations, written, strict=True)
-        ]
-        document = documents[0] if variations == 1 else {**documents[0], "variations": documents}
+        document = variations_document(generations, written, asked=variations)
         typer.echo(json.dumps(document, indent=2, allow_nan=False))
         return
     for generation, files in zip(generations, written, strict=True):
