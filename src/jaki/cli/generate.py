@@ -110,7 +110,13 @@ def generate(
         ),
     ] = 0.0,
     bars: Annotated[
-        int, typer.Option(min=1, max=MAX_BARS, help="Continue this many bars, each from the one before.")
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_BARS,
+            help="Continue this many bars after the seed, each from the one before: tuned.mid holds these N bars, "
+            "loop.mid and loop.wav the seed + N (so --bars 3 makes a 4-bar loop, 7 an 8-bar one).",
+        ),
     ] = 1,
     temperature: Annotated[
         float | None,
@@ -148,7 +154,13 @@ def generate(
         Path | None, typer.Option(help="Output folder (default: a new folder named from the time and seed).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite files already in the output folder.")] = False,
-    wav: Annotated[bool, typer.Option(help="Also render loop.wav with FluidSynth and a GM soundfont.")] = False,
+    wav: Annotated[
+        bool,
+        typer.Option(
+            help="Also render loop.wav with FluidSynth and a GM soundfont: exactly the loop's length, the ringing "
+            "tail folded back onto its start, ready to loop in a DAW."
+        ),
+    ] = False,
     png: Annotated[bool, typer.Option(help="Also draw the bars as a piano roll, patterns.png.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
     seed: Annotated[
