@@ -68,6 +68,15 @@ def train(
     top_p: Annotated[
         float, typer.Option("--top-p", min=0.01, max=1, help="The saved default nucleus (1 = every category).")
     ] = 1.0,
+    keep_share: Annotated[
+        float,
+        typer.Option(
+            "--keep-share",
+            min=0,
+            max=1,
+            help="The saved default rule: a sampled bar 2 keeps at least this share of each part's bar-1 hits.",
+        ),
+    ] = 0.0,
     threads: Annotated[
         int,
         typer.Option(
@@ -90,7 +99,7 @@ def train(
         raise JakiInputError(
             f"--conditions {conditions!r}: expected 'none' or names from {', '.join(CONDITIONS)} (lstm only)"
         )
-    decoding = Decoding(temperature=temperature, top_p=top_p)
+    decoding = Decoding(temperature=temperature, top_p=top_p, keep_share=keep_share)
     torch.set_num_threads(threads)
     dataset = load_dataset(data)
     require_split(dataset, "train", data), require_split(dataset, "validation", data)

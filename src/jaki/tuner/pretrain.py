@@ -34,15 +34,18 @@ def continuations(
     sampled_share: float = 0.5,
     generator: torch.Generator | None = None,
     chunk: int = 2048,
+    conditions: np.ndarray | None = None,
 ) -> np.ndarray:
     """The model's bar 2 for each seed: the argmax continuation, or for a ``sampled_share`` of them a sample
-    (temperature 1), so that the agent also meets the livelier bars ``jaki generate`` may sample."""
+    (temperature 1), so that the agent also meets the livelier bars ``jaki generate`` may sample. ``conditions``:
+    the (k,) codes every bar 2 is asked for (None: the model's plain case)."""
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(seed_bars), chunk):
         seeds = torch.as_tensor(seed_bars[start : start + chunk], dtype=torch.long, device=device)
-        greedy = model.generate(seeds, greedy=True)
-        sampled = model.generate(seeds, temperature=1.0, generator=generator)
+        codes = None if conditions is None else np.broadcast_to(conditions, (len(seeds), len(conditions)))
+        greedy = model.generate(seeds, greedy=True, conditions=codes)
+        sampled = model.generate(seeds, temperature=1.0, generator=generator, conditions=codes)
         pick = torch.rand(len(seeds), generator=generator, device=device) < sampled_share
         out.append(torch.where(pick.to(device)[:, None], sampled, greedy))
     return torch.cat(out).cpu().numpy().astype(np.int64)
