@@ -22,6 +22,7 @@ The offset is part of the model: log-likelihoods, sampling and the argmax all se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -55,6 +56,17 @@ class ModelConfig:
     orig_encoder: tuple[int, int] = (250, 100)  # orig: units of its two encoder LSTMs
     orig_decoder: int = 16  # orig: units of its decoder LSTM
     orig_dropout: float = 0.2  # orig: dropout on the second encoder LSTM's input (the original's 0.2)
+
+    # What a saved config.json may hold (checked by weights.config_dataclass; other numbers: finite and ≥ 0). The
+    # upper ends are far past any useful size and keep a damaged file from asking for gigabytes.
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "embed_dim": (1, 1024),
+        "hidden": (1, 1024),
+        "dropout": (0, 1),
+        "orig_encoder": (1, 1024),
+        "orig_decoder": (1, 1024),
+        "orig_dropout": (0, 1),
+    }
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:

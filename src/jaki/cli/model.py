@@ -26,7 +26,7 @@ from jaki.pairs import load_pairs
 from jaki.pattern import PARTS
 from jaki.train import EpochStats, TrainConfig
 from jaki.train import train as train_model
-from jaki.weights import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
+from jaki.weights import CONFIG_FILE, WEIGHTS_FILE, config_dataclass, load_model, save_model
 
 ORIG_BASELINE = "orig (same data and budget)"
 
@@ -224,7 +224,15 @@ def evaluate(
     if baseline_orig is not None:
         models[ORIG_BASELINE] = Contestant(load_model(baseline_orig).model)
     elif train_orig:
-        budget = TrainConfig.from_dict(loaded.metadata.get("training", {}).get("config", {}))
+        record = loaded.metadata.get("training", {})
+        budget = config_dataclass(
+            TrainConfig,
+            record.get("config", {}) if isinstance(record, dict) else record,
+            (model or Path("shipped model")) / CONFIG_FILE,
+            key="training.config",
+            what="training record",
+            ignore_unknown=True,  # a record from an older jaki may hold settings this one dropped
+        )
         with console.status(f"training the orig baseline ({budget.epochs} epochs at most)…"):
             result = train_model(
                 *train_bars, *require_split(dataset, "validation", data), ModelConfig(arch="orig"), budget
