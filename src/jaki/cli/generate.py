@@ -28,6 +28,7 @@ from jaki.generate import (
     bar_features,
     check_method,
     check_seed_value,
+    draw_seed_value,
     generate_variations,
     open_note,
     output_paths,
@@ -114,8 +115,8 @@ def generate(
         typer.Option(
             min=1,
             max=MAX_BARS,
-            help="Continue this many bars after the seed, each from the one before: tuned.mid holds these N bars, "
-            "loop.mid and loop.wav the seed + N (so --bars 3 makes a 4-bar loop, 7 an 8-bar one).",
+            help="Play a phrase of this many bars after the seed, each varying the seed at its place in the phrase: "
+            "tuned.mid holds these N bars, loop.mid and loop.wav the seed + N (so --bars 3 makes a 4-bar loop).",
         ),
     ] = 1,
     temperature: Annotated[
@@ -176,7 +177,7 @@ def generate(
     from jaki.weights import load_model
 
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
-    seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
+    seed_value = check_seed_value(seed) if seed is not None else draw_seed_value()
     rng = np.random.default_rng(seed_value)
     open_midi_note = open_note(open_as)
     seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)
