@@ -8,6 +8,7 @@ MIDI and read it back, and a screenshot that is not blank. Skipped, with the rea
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import tempfile
@@ -192,8 +193,10 @@ def test_click_a_beat_steer_it_hear_it_and_take_the_midi(browser, studio_url, do
     first_pass = [note for note in notes if note["pass"] == 0]
     assert {(note["step"], note["part"]) for note in first_pass} == expected
     assert len(first_pass) == len(expected)
-    times = [note["time"] for note in notes]
-    assert times == sorted(times) and times[-1] > times[0]
+    assert notes[-1]["time"] > notes[0]["time"]
+    assert [note["velocity"] for note in first_pass] == [
+        played_velocity(answer, note, studio_url) for note in first_pass
+    ]
     assert {(n["step"], n["part"]) for n in notes if n["pass"] == 1} <= expected  # the loop starts again
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#patterns .cell.now"), "the playing step's highlight")
     assert browser.find_element(By.ID, "play").get_attribute("aria-pressed") == "true"
@@ -211,6 +214,19 @@ def test_click_a_beat_steer_it_hear_it_and_take_the_midi(browser, studio_url, do
     assert_not_blank(screenshot)
     browser.find_element(By.ID, "play").click()
     assert browser.find_element(By.ID, "play").text == "Play"
+
+
+def played_velocity(document: dict, note: dict, studio_url: str) -> float:
+    """The velocity a hit should sound at: the feel's (the groove model's, as written to MIDI) or jaki's accent."""
+    bar, step = divmod(note["step"], 16)
+    feel = document.get("feel")
+    if feel:
+        hits = feel["seed"] if bar == 0 else feel["tuned"]
+        at = step if bar == 0 else (bar - 1) * 16 + step
+        velocity = next(h["velocity"] for h in hits if h["step"] == at and h["part"] == note["part"])
+        if velocity is not None:
+            return velocity / 127
+    return httpx2.get(f"{studio_url}/api/setup").json()["accent_velocities"][step] / 127
 
 
 def assert_not_blank(png: Path) -> None:
@@ -244,6 +260,14 @@ def test_the_seed_grid_and_the_targets_work_from_the_keyboard(browser, studio_ur
     assert names == ["cymbal_density", "drum_density", "syncopation", "repetition"]
 
 
+DROP_FILE = """
+const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+const transfer = new DataTransfer();
+transfer.items.add(new File([bytes], arguments[1], { type: "audio/midi" }));
+document.querySelector("main").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+"""
+
+
 def test_a_midi_file_seeds_the_grid_and_bad_files_get_the_clis_message(
     browser, studio_url, tmp_path, pattern_a, pattern_b
 ):
@@ -259,6 +283,12 @@ def test_a_midi_file_seeds_the_grid_and_bad_files_get_the_clis_message(
     document = browser.execute_script("return jakiStudio.document()")
     assert document["seed"]["source"] == "two-bars.mid bar 2"
     assert page_grids(browser, "seed") == [pattern_b.grid_rows()]
+
+    # Dropping the file on the page does the same (a drop event carrying it, as a drag from a DAW would).
+    Select(browser.find_element(By.ID, "groove")).select_by_value("rock")
+    browser.execute_script(DROP_FILE, base64.b64encode(midi.read_bytes()).decode(), "dropped.mid")
+    wait_for(lambda: "dropped.mid bar 1" in browser.find_element(By.ID, "status").text, "the dropped MIDI seed")
+    assert browser.execute_script("return document.querySelector('#midi-bar').options.length") == 2
 
     bad = tmp_path / "notes.mid"
     bad.write_bytes(b"not a MIDI file")

@@ -153,6 +153,11 @@ OPEN_NOTES = {"hihat": 46, "crash": 49}  # how the open-cymbal part is written t
 TUNING_METHODS = ("agent", "greedy", "random")  # what a user may choose ("refine" follows from a refine budget)
 
 
+def draw_seed_value() -> int:
+    """A fresh random seed when the user gave none: small, so that it is easy to type back to get the same again."""
+    return int(np.random.SeedSequence().entropy % 1_000_000)
+
+
 def check_seed_value(seed_value: int) -> int:
     if not 0 <= seed_value <= MAX_SEED_VALUE:
         raise JakiInputError(f"--seed {seed_value}: expected 0..{MAX_SEED_VALUE}")
@@ -208,7 +213,7 @@ class Generation:
     model_name: str
     method: str  # the tuning method used; "none" when nothing was requested
     decoding: Decoding = MOST_LIKELY  # how the continuation was played
-    log_likelihood: float = 0.0  # log p of the result's bars under the model, each given the bar before (nats)
+    log_likelihood: float = 0.0  # log p of the result's bars under the model, each given the seed (nats)
     rank: int = 1  # among the variations of one call, most likely first
     timing_ms: dict[str, float] = field(default_factory=dict)
 
@@ -251,7 +256,8 @@ def generate(
     progress: Callable[[TrainProgress], None] | None = None,
     keep: Sequence[str] = (),
 ) -> Generation:
-    """Continue ``seed`` for ``n_bars`` bars, each from the bar before it, tuning each toward ``requests``.
+    """Continue ``seed`` into a phrase of ``n_bars`` bars, each a variation of the seed at its place in the phrase
+    (the fourth bar of four is where a drummer varies most), tuning each toward ``requests``.
 
     ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). The model plays
     the way its ``decoding`` says (sampled, seeded by ``seed_value``) unless ``temperature`` / ``top_p`` say
@@ -336,10 +342,11 @@ def generate_variations(
     for attempt in range(attempts):
         phrase_timing = {"continuation": 0.0, "tuning": 0.0}
         continuations, tuned, values, verdicts, log_p = [], [], [], [], 0.0
-        context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
+        # Every bar varies the seed at its place in the phrase: continuing each from the bar before would walk
+        # away from the seed, a little further with every bar.
+        bar1 = torch.as_tensor(seed.pattern.binary().categories()[None, :])
         for index, codes in enumerate(bar_codes):
             clock = time.perf_counter()
-            bar1 = torch.as_tensor(context.categories()[None, :])
             bar2 = loaded.model.play(bar1, decoding, generator=generator, conditions=codes[None])
             continuation = Pattern.from_categories(bar2[0].numpy())
             phrase_timing["continuation"] += _lap(clock)
@@ -348,7 +355,7 @@ def generate_variations(
             if targets.requested():
                 clock = time.perf_counter()
                 result = tune(
-                    tuned[-1] if tuned else seed.pattern.binary(),
+                    seed.pattern.binary(),
                     continuation,
                     targets,
                     scorer=ModelScorer(loaded.model, conditions=codes),
@@ -367,7 +374,6 @@ def generate_variations(
                 verdicts.append(result.met)
                 played = result.pattern
             log_p += float(loaded.model.log_likelihood(bar1, played.categories()[None], conditions=codes[None])[0])
-            context = played
         for name, seconds in phrase_timing.items():
             timing[name] = timing.get(name, 0.0) + seconds
         generation = Generation(
@@ -520,39 +526,27 @@ def write_generation(
 ) -> dict[str, Path]:
     """Write seed, continuation, tuned and loop MIDI files (and optionally WAV/PNG) into ``out_dir``.
 
-    All or nothing: every file is checked before the first is written, each is written atomically, and if one
-    fails the files written so far are removed again.
+    All or nothing: every file is checked before the first is written, and the set is written in a staging folder
+    that becomes ``out_dir`` (or moves into it) only once complete (:func:`jaki.io.staged_folder`): a failure or an
+    interrupt leaves no partial set that a rerun would trip on.
     """
-    from jaki.io import atomic_write, check_output_folder
+    from jaki.io import check_output_folder, staged_folder
     from jaki.render import render_png, render_wav
 
     out_dir = Path(out_dir)
     paths = output_paths(out_dir, wav=wav, png=png)
     check_output_folder(out_dir, [path.name for path in paths.values()], overwrite=force, create_parents=True)
     midi_files = generation_midi(generation, tempo_bpm=tempo_bpm, open_note=open_note)
-    created_dir = not out_dir.exists()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise JakiInputError(f"{out_dir}: cannot create the output folder ({error.strerror or error})") from None
-    written: list[Path] = []
-    try:
+    with staged_folder(out_dir, overwrite=force) as staging:
+        staged = {name: staging / path.name for name, path in paths.items()}
         for name, midi in midi_files.items():
-            atomic_write(paths[name], lambda tmp, midi=midi: midi.save(tmp), overwrite=force)
-            written.append(paths[name])
+            midi.save(staged[name])
         if wav:
-            render_wav(paths["loop"], paths["wav"], soundfont=soundfont, overwrite=force)
-            written.append(paths["wav"])
+            loop_seconds = generation.loop.n_bars * 4 * 60.0 / tempo_bpm  # 4/4 bars
+            render_wav(staged["loop"], staged["wav"], soundfont=soundfont, loop_seconds=loop_seconds)
         if png:
             panels = [("seed", generation.seed.pattern), ("continuation", generation.continuation)]
             if generation.tuned is not None:
                 panels.append(("tuned", generation.tuned))
-            render_png(panels, paths["png"], overwrite=force)
-            written.append(paths["png"])
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        if created_dir and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        raise
+            render_png(panels, staged["png"])
     return paths

@@ -28,6 +28,7 @@ from jaki.generate import (
     bar_features,
     check_method,
     check_seed_value,
+    draw_seed_value,
     generate_variations,
     open_note,
     output_paths,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 
 MAX_GRID_FILE_BYTES = 1 << 16  # a one-bar grid is under a hundred bytes
+MAX_REFINE_SECONDS = 3600.0  # per bar: refinement pays off within seconds
 
 
 def _target_help(feature: str) -> str:
@@ -101,10 +103,21 @@ def generate(
     ] = "agent",
     refine: Annotated[
         float,
-        typer.Option(min=0.0, help="Per-seed refinement: keep training the agent on this seed for SECONDS per bar."),
+        typer.Option(
+            min=0.0,
+            max=MAX_REFINE_SECONDS,
+            help="Per-seed refinement: keep training the agent on this seed for SECONDS per bar (plus a few seconds "
+            "to start the trainer).",
+        ),
     ] = 0.0,
     bars: Annotated[
-        int, typer.Option(min=1, max=MAX_BARS, help="Continue this many bars, each from the one before.")
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_BARS,
+            help="Play a phrase of this many bars after the seed, each varying the seed at its place in the phrase: "
+            "tuned.mid holds these N bars, loop.mid and loop.wav the seed + N (so --bars 3 makes a 4-bar loop).",
+        ),
     ] = 1,
     temperature: Annotated[
         float | None,
@@ -142,7 +155,13 @@ def generate(
         Path | None, typer.Option(help="Output folder (default: a new folder named from the time and seed).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite files already in the output folder.")] = False,
-    wav: Annotated[bool, typer.Option(help="Also render loop.wav with FluidSynth and a GM soundfont.")] = False,
+    wav: Annotated[
+        bool,
+        typer.Option(
+            help="Also render loop.wav with FluidSynth and a GM soundfont: exactly the loop's length, the ringing "
+            "tail folded back onto its start, ready to loop in a DAW."
+        ),
+    ] = False,
     png: Annotated[bool, typer.Option(help="Also draw the bars as a piano roll, patterns.png.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
     seed: Annotated[
@@ -158,7 +177,7 @@ def generate(
     from jaki.weights import load_model
 
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
-    seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
+    seed_value = check_seed_value(seed) if seed is not None else draw_seed_value()
     rng = np.random.default_rng(seed_value)
     open_midi_note = open_note(open_as)
     seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)

@@ -12,6 +12,7 @@ usage errors, which typer would draw as a multi-line box) are caught once, in :c
 
 from __future__ import annotations
 
+import warnings
 from importlib import import_module
 from typing import Any
 
@@ -56,9 +57,13 @@ def load_command(name: str) -> typer.core.click.Command:
 
 def hide_flag_types(command: typer.core.click.Command) -> None:
     """Drop the ``<bool>`` that typer's help shows after a flag (which takes no value), in ``command`` and every
-    subcommand, its ``--help`` included."""
+    subcommand, its ``--help`` included. ``--help`` also gets the default False: typer passes a flag's None
+    through pydantic, whose import alone is a third of 'jaki grooves'."""
     context = typer.Context(command)
-    for param in [*command.params, command.get_help_option(context)]:
+    help_option = command.get_help_option(context)
+    if help_option is not None and help_option.default is None:
+        help_option.default = False
+    for param in [*command.params, help_option]:
         if getattr(param, "is_flag", False):
             param.metavar = ""
     for subcommand in getattr(command, "commands", {}).values():
@@ -82,16 +87,25 @@ class JakiGroup(TyperGroup):
         return name, command, rest
 
     def invoke(self, ctx: typer.Context) -> Any:
+        # Library warnings (NumPy, torch) are held back until the command ends: shown after its result (or a bug's
+        # traceback), dropped before a bad-input line, so that stderr on exit 2 is that one line.
+        held: list[warnings.WarningMessage] = []
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings(record=True) as held:
+                return super().invoke(ctx)
         except JakiInputError as error:
+            held.clear()
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(code=2) from None
         except TyperException as error:  # click's UsageError / BadParameter, e.g. "--bars 0"
+            held.clear()
             command = getattr(error, "ctx", None)
             hint = f" (see '{command.command_path} --help')" if command is not None else ""
             typer.echo(f"error: {error.format_message()}{hint}", err=True)
             raise typer.Exit(code=getattr(error, "exit_code", 2)) from None
+        finally:
+            for warning in held:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 app = typer.Typer(
