@@ -61,16 +61,22 @@ def save_model(model: ContinuationModel, directory: Path, *, metadata: dict, ove
     clashes = sorted(set(metadata) & set(RESERVED_KEYS))
     if clashes:
         raise ValueError(f"metadata may not set the reserved keys {clashes}")
-    directory = Path(directory)
-    check_output_folder(directory, (WEIGHTS_FILE, CONFIG_FILE), overwrite=overwrite)
-    directory.mkdir(exist_ok=True)
     document = {
         "format_version": FORMAT_VERSION,
         "model": asdict(model.config),
         "category_labels": list(CATEGORY_LABELS),
         **metadata,
     }
-    tensors = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    save_module(model, directory, document, overwrite=overwrite)
+
+
+def save_module(module: nn.Module, directory: Path, document: dict, *, overwrite: bool = False) -> None:
+    """The one writer of a saved folder: ``module``'s tensors as safetensors and ``document`` as its config.json
+    (the groove model is saved through it too)."""
+    directory = Path(directory)
+    check_output_folder(directory, (WEIGHTS_FILE, CONFIG_FILE), overwrite=overwrite)
+    directory.mkdir(exist_ok=True)
+    tensors = {name: tensor.detach().contiguous() for name, tensor in module.state_dict().items()}
     # save() gives bytes, so the file keeps the permissions atomic_write gave it (save_file makes it owner-only).
     atomic_write(directory / WEIGHTS_FILE, lambda path: path.write_bytes(save(tensors)), overwrite=overwrite)
     atomic_write(

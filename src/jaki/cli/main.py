@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from jaki.cli import analyze, dataset, generate
+from jaki.cli import groove as groove_commands
 from jaki.cli import model as model_commands
 from jaki.cli import tuner as tuner_commands
 from jaki.errors import JakiInputError
@@ -52,3 +53,5 @@ app.command()(model_commands.train)
 app.command()(model_commands.evaluate)
 app.command("train-tuner")(tuner_commands.train_tuner)
 app.command("evaluate-tuner")(tuner_commands.evaluate_tuner_command)
+app.command("train-groove")(groove_commands.train_groove)
+app.command("evaluate-groove")(groove_commands.evaluate_groove)
