@@ -24,6 +24,8 @@ import torch
 
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, Band, FeatureBands, tuner_features
+from jaki.feel import FeelOptions, Performance, perform
+from jaki.groove import GrooveModel, load_groove
 from jaki.grooves import get_groove, groove_library
 from jaki.midi import drum_midi_file, read_drum_midi
 from jaki.pattern import Pattern
@@ -154,6 +156,7 @@ class Generation:
     model_name: str
     method: str  # the tuning method used; "none" when nothing was requested
     timing_ms: dict[str, float] = field(default_factory=dict)
+    performance: Performance | None = None  # the bars as played (velocities, timing); None = jaki's grid
 
     @property
     def result(self) -> Pattern:
@@ -163,6 +166,15 @@ class Generation:
     @property
     def loop(self) -> Pattern:
         return Pattern.concat([self.seed.pattern.binary(), self.result])
+
+    def midi_patterns(self) -> dict[str, Pattern]:
+        """What each MIDI file holds: the bars as played, or without a performance the grid (a seed keeps its
+        velocities, as before)."""
+        played = self.performance
+        if played is None:
+            seed = Pattern(self.seed.pattern.hits, self.seed.pattern.velocities)
+            return {"seed": seed, "continuation": self.continuation, "tuned": self.result, "loop": self.loop}
+        return {"seed": played.seed, "continuation": played.continuation, "tuned": played.result, "loop": played.loop}
 
 
 # --- the job ------------------------------------------------------------------------------------------------------
@@ -186,17 +198,25 @@ def generate(
     model: LoadedModel | None = None,
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    humanize: float = 1.0,
+    swing: float = 50.0,
+    tempo_bpm: float | None = None,
+    groove: GrooveModel | None = None,
 ) -> Generation:
     """Continue ``seed`` for ``n_bars`` bars, each from the bar before it, tuning each toward ``requests``.
 
     ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). ``temperature`` 0
     takes the model's most likely bar step by step; above 0 it samples, seeded by ``seed_value``.
+    The groove model then plays the bars (:mod:`jaki.feel`): ``humanize`` 0..1 scales its feel (0 with ``swing``
+    50 = jaki's grid, no performance), ``swing`` is MPC-style percent, ``tempo_bpm`` (default: the seed's, else
+    100) turns its timing into milliseconds, ``groove`` replaces the shipped groove model.
     """
     if n_bars < 1:
         raise JakiInputError(f"--bars {n_bars}: expected 1 or more")
     if temperature < 0:
         raise JakiInputError(f"--temperature {temperature}: expected 0 (most likely bar) or more")
     targets = Targets(**(requests or {}))
+    feel = FeelOptions(humanize=humanize, swing=swing)
     tuning = tuning or TuningOptions()
     timing: dict[str, float] = {}
     clock = time.perf_counter()
@@ -253,6 +273,22 @@ def generate(
         TargetOutcome(feature, request, band, tuple(bar_values[feature] for bar_values in values))
         for feature, request, band in _requested_bands(targets, bands)
     )
+    performance = None
+    if not feel.quantized:
+        clock = time.perf_counter()
+        groove = groove if groove is not None else load_groove()
+        timing["load_groove"] = _lap(clock)
+        clock = time.perf_counter()
+        performance = perform(
+            groove,
+            seed.pattern,
+            Pattern.concat(continuations),
+            Pattern.concat(tuned) if tuned else None,
+            tempo_bpm=tempo_bpm or seed.tempo_bpm or DEFAULT_TEMPO_BPM,
+            options=feel,
+            generator=torch.Generator().manual_seed(seed_value),
+        )
+        timing["feel"] = _lap(clock)
     timing["total"] = sum(timing.values())
     return Generation(
         seed=seed,
@@ -263,6 +299,7 @@ def generate(
         model_name=str(loaded.metadata.get("name", "continuation")),
         method=method if tuned else "none",
         timing_ms={name: 1000 * seconds for name, seconds in timing.items()},
+        performance=performance,
     )
 
 
@@ -315,10 +352,8 @@ def write_generation(
     paths = output_paths(out_dir, wav=wav, png=png)
     check_output_folder(out_dir, [path.name for path in paths.values()], overwrite=force, create_parents=True)
     midi_files = {
-        "seed": drum_midi_file(generation.seed.pattern, tempo_bpm=tempo_bpm, open_note=open_note),
-        "continuation": drum_midi_file(generation.continuation, tempo_bpm=tempo_bpm, open_note=open_note),
-        "tuned": drum_midi_file(generation.result, tempo_bpm=tempo_bpm, open_note=open_note),
-        "loop": drum_midi_file(generation.loop, tempo_bpm=tempo_bpm, open_note=open_note),
+        name: drum_midi_file(pattern, tempo_bpm=tempo_bpm, open_note=open_note)
+        for name, pattern in generation.midi_patterns().items()
     }
     created_dir = not out_dir.exists()
     try:
@@ -334,10 +369,11 @@ def write_generation(
             render_wav(paths["loop"], paths["wav"], soundfont=soundfont, overwrite=force)
             written.append(paths["wav"])
         if png:
-            panels = [("seed", generation.seed.pattern), ("continuation", generation.continuation)]
+            played = generation.midi_patterns()
+            panels = [("seed", played["seed"]), ("continuation", played["continuation"])]
             if generation.tuned is not None:
-                panels.append(("tuned", generation.tuned))
-            render_png(panels, paths["png"], overwrite=force)
+                panels.append(("tuned", played["tuned"]))
+            render_png(panels, paths["png"], tempo_bpm=tempo_bpm, overwrite=force)
             written.append(paths["png"])
     except BaseException:
         for path in written:

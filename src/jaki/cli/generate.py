@@ -116,6 +116,19 @@ def generate(
     wav: Annotated[bool, typer.Option(help="Also render loop.wav with FluidSynth and a GM soundfont.")] = False,
     png: Annotated[bool, typer.Option(help="Also draw the bars as a piano roll, patterns.png.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+    quantize: Annotated[
+        bool, typer.Option("--quantize", help="Write the grid: fixed accents, every hit on its step (no feel).")
+    ] = False,
+    humanize: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="How much of the groove model's velocity and timing feel (0..1; default 1)."
+        ),
+    ] = None,
+    swing: Annotated[
+        float,
+        typer.Option(min=50.0, max=75.0, help="Swing the off-beat 16ths, MPC-style percent (50 straight, 66 triplet)."),
+    ] = 50.0,
     seed: Annotated[
         int | None, typer.Option(help="Random seed: the same seed gives the same pattern and files.")
     ] = None,
@@ -148,6 +161,8 @@ def generate(
     every_output = output_paths(out_dir, wav=True, png=True).values()
     check_output_folder(out_dir, [path.name for path in every_output], overwrite=force, create_parents=True)
 
+    if quantize and humanize is not None:
+        raise JakiInputError("--quantize and --humanize: give one of them (--quantize is --humanize 0)")
     if method not in ("agent", "greedy", "random"):
         raise JakiInputError(f"--method {method!r}: expected agent, greedy or random")
     tuning = TuningOptions(method=method, closeness=closeness, refine_seconds=refine, agent_dir=agent)
@@ -161,6 +176,9 @@ def generate(
             model=loaded,
             tuning=tuning,
             progress=progress,
+            humanize=0.0 if quantize else (1.0 if humanize is None else humanize),
+            swing=swing,
+            tempo_bpm=tempo_bpm,
         )
     files = write_generation(
         generation, out_dir, tempo_bpm=tempo_bpm, open_note=OPEN_NOTES[open_as], force=force, wav=wav, png=png
@@ -295,10 +313,26 @@ def _as_json(generation: Generation, files: dict[str, Path]) -> dict:
             }
             for outcome in generation.outcomes
         },
+        "feel": _feel_json(generation),
         "files": {name: str(path) for name, path in files.items()},
         "seed_value": generation.seed_value,
         "model": generation.model_name,
         "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
+    }
+
+
+def _feel_json(generation: Generation) -> dict | None:
+    """The feel written into the MIDI files, every hit with its velocity and offset; null for the grid."""
+    from jaki.feel import hit_list
+
+    played = generation.performance
+    if played is None:
+        return None
+    return {
+        "humanize": played.options.humanize,
+        "swing": played.options.swing,
+        "tempo_bpm": played.tempo_bpm,
+        **{name: hit_list(pattern) for name, pattern in generation.midi_patterns().items() if name != "loop"},
     }
 
 
@@ -333,6 +367,12 @@ def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm:
         console.print("[yellow]no targets requested: the continuation is the result (try --syncopation high)[/yellow]")
     else:
         console.print(f"tuned by: {generation.method}")
+    played = generation.performance
+    if played is None:
+        console.print("feel: none (the grid, fixed accents)")
+    else:
+        swing = f", swing {played.options.swing:g}%" if played.options.swing != 50 else ""
+        console.print(f"feel: groove model, humanize {played.options.humanize:g}{swing} (--quantize for the grid)")
     console.print(f"wrote {', '.join(str(path) for path in files.values())} at {tempo_bpm:g} BPM")
 
 
