@@ -20,11 +20,11 @@ from jaki.pattern import PARTS
 def train_groove(
     data: Annotated[Path, typer.Option("--data", help="Dataset file from 'jaki dataset build'.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (model.safetensors + config.json).")],
-    epochs: Annotated[int | None, typer.Option(min=1, help="Most passes over the train split (default 30).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Most passes over the train split (default 40).")] = None,
     seed: Annotated[int, typer.Option(help="Seeds initialisation, dropout, shuffling and the quantised bar 1s.")] = 0,
     max_minutes: Annotated[
         float | None,
-        typer.Option("--max-minutes", min=0, help="Stop after the epoch that passes this wall time (default 8.5)."),
+        typer.Option("--max-minutes", min=0, help="Stop after the epoch that passes this much CPU time (default 8.5)."),
     ] = None,
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads for torch (1 is fastest when other jobs share the cores).")
@@ -75,7 +75,7 @@ def train_groove(
     typer.echo(
         f"saved {out} (best epoch {result.best_epoch} of {len(result.val_loss)}, val loss {min(result.val_loss):.4f}, "
         f"temperatures {result.model.config.temperature:g} (bar 1 played) and "
-        f"{result.model.config.quantised_temperature:g} (quantised), {result.seconds:.0f} s, stopped: {result.stopped})"
+        f"{result.model.config.quantised_temperature:g} (quantised), {result.seconds:.0f} s wall, {result.cpu_seconds:.0f} s CPU, stopped: {result.stopped})"
     )
 
 
