@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import pty
 import select
@@ -211,6 +212,23 @@ def test_interactive_prompt_through_a_pseudo_terminal(tiny_model_dir, tmp_path):
     assert (tmp_path / "o" / "tuned.mid").is_file()
 
 
+def test_the_prompt_asks_again_for_an_answer_out_of_range(tiny_model_dir, tmp_path):
+    """999 for syncopation is refused when typed and asked again; the answers before it are kept."""
+    jaki = Path(sys.executable).with_name("jaki")
+    command = [str(jaki), "generate", "--groove", "rock", "--model", str(tiny_model_dir), "--method", "greedy"]
+    command += ["--out", "o", "--seed", "2", "--json", "--interactive"]
+    code, screen = _drive_in_pty(command, ["high", "", "999", "wild", "2", ""], tmp_path)
+    assert code == 0, screen
+    assert "syncopation target 999.0: out of range (expected 0..90)" in screen
+    assert "syncopation target 'wild'" in screen
+    assert screen.count("syncopation [low") == 3
+    targets = json.loads(screen[screen.index("{\r\n") :])["targets"]
+    assert {feature: target["level"] for feature, target in targets.items()} == {
+        "cymbal_density": "high",
+        "syncopation": "high",
+    }
+
+
 def test_no_prompt_without_a_terminal(tiny_model_dir, tmp_path):
     jaki = Path(sys.executable).with_name("jaki")
     done = subprocess.run(
@@ -297,6 +315,35 @@ def test_multi_bar_output_and_pictures(tmp_path):
     loop = read_drum_midi(Path(document["files"]["loop"]))
     assert len(loop.bars) == 4
     assert (tmp_path / "patterns.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("method", ["agent", "greedy"])
+def test_met_printed_and_in_json_is_the_tuners_verdict_at_a_band_edge(tmp_path, method):
+    # rock's tuned bar lands on 0.4, the top of the band 0.35 ± 0.05 (0.39999999999999997 in floats).
+    args = ["generate", "--groove", "rock", "--repetition", "0.35", "--method", method, "--seed", "1"]
+    shown = run(*args, "--out", str(tmp_path / "table"))
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.stdout.splitlines() if line.lstrip().startswith("repetition"))
+    assert row.split()[-1] == "yes"
+    document = json.loads(run(*args, "--out", str(tmp_path / "json"), "--json").stdout)
+    target = document["targets"]["repetition"]
+    assert target["met"] is True and target["band"][1] < 0.4
+    assert abs(target["value"] - 0.35) <= 0.05 + 1e-9
+
+
+def test_refine_status_shows_real_numbers_or_a_dash():
+    from jaki.cli.generate import refine_status
+    from jaki.tuner import TrainProgress
+
+    def state(step, ret, success):
+        return TrainProgress(step, 10**6, 0.1, 3 * step, ret, success, 2.0, 0.5, 0.1 * step)
+
+    assert refine_status(state(1, math.nan, math.nan), math.nan, bar=1, bars=1, seconds=5) == (
+        "refining 0.1 of 5 s: step 1, 3 episodes, reward — (best —), all met —"
+    )
+    assert refine_status(state(12, 1.234, 0.75), 1.5, bar=2, bars=4, seconds=2.5) == (
+        "refining bar 2/4, 1.2 of 2.5 s: step 12, 36 episodes, reward +1.23 (best +1.50), all met 75%"
+    )
 
 
 # --- feel: humanised by default, --quantize, --humanize, --swing ---------------------------------------------------

@@ -49,7 +49,9 @@ def tiny_dataset(path: Path, n: int = 60, seed: int = 0, held_out: int = 10) -> 
 def small_settings(monkeypatch):
     """Shrink the default model so the CLI trains in a second."""
     tiny = ModelConfig(embed_dim=8, hidden=8)
-    monkeypatch.setattr(model_commands, "ModelConfig", lambda arch: ModelConfig(**{**vars(tiny), "arch": arch}))
+    monkeypatch.setattr(
+        model_commands, "ModelConfig", lambda arch, **shape: ModelConfig(**{**vars(tiny), "arch": arch})
+    )
 
 
 def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:

@@ -1,3 +1,4 @@
+import json
 import shutil
 import wave
 
@@ -7,7 +8,9 @@ import pytest
 
 from jaki.errors import JakiInputError
 from jaki.generate import (
+    bar_features,
     generate,
+    generation_document,
     parse_target,
     random_groove,
     seed_from_grid,
@@ -72,6 +75,29 @@ def test_sampling_is_reproducible_from_the_seed_value(tiny, pattern_a):
     assert generate(seed, temperature=1.0, seed_value=5, model=tiny, n_bars=2).continuation == one.continuation
     others = {generate(seed, temperature=1.0, seed_value=s, model=tiny).continuation for s in range(6)}
     assert len(others) > 1
+
+
+def test_generation_document_holds_each_pattern_bar_by_bar_and_each_target(tiny, pattern_b):
+    result = generate(seed_from_grid(pattern_b.to_grid()), {"syncopation": "high"}, n_bars=2, model=tiny)
+    document = json.loads(json.dumps(generation_document(result), allow_nan=False))
+    assert document["seed"]["grid"] == pattern_b.grid_rows()
+    assert document["seed"]["source"] == "grid"
+    assert "bars" not in document["seed"]
+    assert document["tuned"]["grid"] == result.tuned.grid_rows()
+    assert [bar["grid"] for bar in document["tuned"]["bars"]] == [bar.grid_rows() for bar in result.tuned.bars()]
+    assert [bar["features"] for bar in document["continuation"]["bars"]] == bar_features(result.continuation)
+    outcome = result.outcomes[0]
+    assert document["targets"] == {
+        "syncopation": {
+            "level": "high",
+            "band": [outcome.band.lo, outcome.band.hi],
+            "value": outcome.values[0],
+            "values": list(outcome.values),
+            "met": outcome.met,
+        }
+    }
+    assert document["files"] == {}
+    assert document["method"] == "agent"
 
 
 def test_write_generation_writes_all_files_and_never_overwrites(tiny, tmp_path, pattern_b):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from jaki.errors import JakiInputError
+from jaki.feel import step_ms
 from jaki.groove import (
     FLAG,
     N_FEATURES,
@@ -15,7 +16,6 @@ from jaki.groove import (
     groove_inputs,
     load_groove,
     save_groove,
-    step_ms,
     train_groove,
 )
 from jaki.groove_evaluation import evaluate_groove

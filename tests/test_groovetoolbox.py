@@ -16,9 +16,11 @@ from jaki.groovetoolbox import (
     autocorrelation_curve,
     autocorrelation_peak_lags,
     kit_matrix,
+    local_maxima,
     microtiming_features,
     polyphonic_syncopation,
     rhythm_features,
+    skewness,
 )
 from jaki.pattern import N_PARTS, PARTS, Pattern
 
@@ -214,3 +216,14 @@ def test_ranges_and_invariants(hits: np.ndarray, velocities: np.ndarray) -> None
     assert weighted["total_density"] <= binary["total_density"] + 1e-9
     # Syncopation ignores velocities: only where the hits are matters.
     assert weighted["combined_syncopation"] == binary["combined_syncopation"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.float64, st.integers(0, 40), elements=st.sampled_from([0.0, 0.5, 1.0, 2.0])))
+def test_local_maxima_and_skewness_are_scipys(values):
+    """The NumPy versions (kept so that 'jaki analyze' need not import SciPy) give SciPy's results."""
+    signal = pytest.importorskip("scipy.signal")
+    stats = pytest.importorskip("scipy.stats")
+    assert local_maxima(values).tolist() == signal.find_peaks(values)[0].tolist()
+    if len(values) > 1 and np.ptp(values) > 0:
+        assert skewness(values) == pytest.approx(float(stats.skew(values)), abs=1e-12)

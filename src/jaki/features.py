@@ -115,6 +115,18 @@ for _possible in POSSIBLE_VALUES.values():
     _possible.setflags(write=False)
 
 
+# The one "met" rule. A value this close to a band edge counts as inside: repetition is a ratio of small integers
+# and a typed number's band is a float sum (0.35 + 0.05 = 0.39999999999999997), so exact comparison would put 0.4
+# outside the band 0.3–0.4 it was asked for.
+INSIDE_TOLERANCE = 1e-9
+
+
+def band_distances(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Distance of each value to its band, 0 inside (within ``INSIDE_TOLERANCE``); broadcasts values against bands."""
+    distance = np.maximum(np.maximum(np.subtract(lo, values), np.subtract(values, hi)), 0.0)
+    return np.where(distance <= INSIDE_TOLERANCE, 0.0, distance)
+
+
 @dataclass(frozen=True)
 class Band:
     """An inclusive range of feature values that one level stands for."""
@@ -123,7 +135,7 @@ class Band:
     hi: float
 
     def contains(self, value: float) -> bool:
-        return self.lo <= value <= self.hi
+        return bool(band_distances(value, self.lo, self.hi) == 0)
 
     def distance(self, value: float) -> float:
         """0 inside the band, else how far the value lies from the nearest edge (a reward can shrink it)."""

@@ -11,15 +11,20 @@ from one ``torch.Generator`` seeded by the caller, so the same seed gives the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from jaki.errors import JakiInputError
-from jaki.groove import MAX_OFFSET_STEPS, GrooveModel, groove_inputs, step_ms
 from jaki.midi import accent_velocities
 from jaki.pattern import PARTS, STEPS_PER_BAR, Pattern
 
+if TYPE_CHECKING:  # torch and the model load when a bar is played: analyze's per-hit views need neither
+    import torch
+
+    from jaki.groove import GrooveModel
+
+MAX_OFFSET_STEPS = 0.5  # a hit is never more than half a sixteenth from its grid step
 QUANTISED_MS = 1.0  # a bar whose every hit sits within this of the grid counts as quantised (a DAW clip, a grid)
 SWING_RANGE = (50.0, 75.0)  # MPC swing: 50 % straight … 75 % (the off-beat hit half a sixteenth late)
 
@@ -58,6 +63,17 @@ class Performance:
     def loop(self) -> Pattern:
         return Pattern.concat([self.seed, self.result])
 
+    def document(self) -> dict:
+        """JSON: the settings, and every hit's velocity and offset in each bar file (see :func:`hit_list`)."""
+        return {
+            "humanize": self.options.humanize,
+            "swing": self.options.swing,
+            "tempo_bpm": self.tempo_bpm,
+            "seed": hit_list(self.seed),
+            "continuation": hit_list(self.continuation),
+            "tuned": hit_list(self.result),
+        }
+
 
 def hit_list(pattern: Pattern) -> list[dict]:
     """Every hit as ``{"step", "part", "velocity", "offset_ms"}`` (velocity in MIDI units, as written; null when
@@ -85,6 +101,11 @@ def part_feel(pattern: Pattern) -> dict[str, dict[str, float | None]]:
     return feel
 
 
+def step_ms(tempo_bpm: float | np.ndarray) -> float | np.ndarray:
+    """Length of one sixteenth-note step in milliseconds at ``tempo_bpm`` quarter notes per minute."""
+    return 60_000.0 / (np.asarray(tempo_bpm, dtype=np.float64) * 4)
+
+
 def is_quantised(pattern: Pattern) -> bool:
     """True when the pattern has no timing of its own (no timing layer, or every hit within QUANTISED_MS)."""
     if pattern.offsets_ms is None:
@@ -104,6 +125,10 @@ def play_bar(
     model: GrooveModel, previous: Pattern, bar: Pattern, *, tempo_bpm: float, generator: torch.Generator
 ) -> Pattern:
     """One bar's hits with the model's sampled velocities and offsets, given the bar before it as played."""
+    import torch
+
+    from jaki.groove import groove_inputs
+
     quantised = is_quantised(previous)
     to_steps = 1.0 / float(step_ms(tempo_bpm))
     offsets = np.zeros(previous.hits.shape) if quantised else np.nan_to_num(previous.offsets_ms) * to_steps

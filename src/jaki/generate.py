@@ -14,23 +14,28 @@ Every random choice (a random groove or dataset loop, sampling the continuation,
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, Band, FeatureBands, tuner_features
 from jaki.feel import FeelOptions, Performance, perform
-from jaki.groove import GrooveModel, load_groove
 from jaki.grooves import get_groove, groove_library
-from jaki.midi import drum_midi_file, read_drum_midi
+from jaki.midi import DrumMidi, MidiBar, drum_midi_file, read_drum_midi
 from jaki.pattern import Pattern
-from jaki.tuner import RefineConfig, RewardConfig, Targets, TrainProgress, load_agent, tune
-from jaki.weights import LoadedModel, load_model
+
+if TYPE_CHECKING:  # torch and the tuner load inside generate(): seeds, targets and files need neither
+    import mido
+
+    from jaki.groove import GrooveModel
+    from jaki.tuner import Targets, TrainProgress
+    from jaki.weights import LoadedModel
 
 OUTPUT_FILES = ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid")
 DEFAULT_TEMPO_BPM = 100.0
@@ -65,24 +70,30 @@ def seed_from_grid(text: str, source: str = "grid") -> Seed:
 
 def seed_from_midi(path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None) -> Seed:
     """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``."""
-    midi = read_drum_midi(path, drum_map)
-    usable = [b for b in midi.bars if b.pattern.hits.any()]
+    return seed_from_drum_midi(read_drum_midi(path, drum_map), bar)
+
+
+def seed_from_drum_midi(midi: DrumMidi, bar: int | None = None) -> Seed:
+    """:func:`seed_from_midi` on a file already read (from disk, or from an upload to the studio)."""
+    chosen = midi_seed_bar(midi, bar)
+    label = f"{midi.path} bar {chosen.index + 1}"
+    return Seed(_require_hits(chosen.pattern, label), label, chosen.tempo_bpm)
+
+
+def midi_seed_bar(midi: DrumMidi, bar: int | None = None) -> MidiBar:
+    """Bar ``bar`` (1-based) of a file read; the first 4/4 bar with hits when ``None``."""
+    path = midi.path
     if bar is None:
+        usable = [b for b in midi.bars if b.pattern.hits.any()]
         if not usable:
             raise JakiInputError(f"{path}: no 4/4 bar with drum hits to use as a seed")
-        chosen = usable[0]
-    else:
-        by_number = {b.index + 1: b for b in midi.bars}
-        if bar not in by_number:
-            skipped = {s.index + 1: s.reason for s in midi.skipped}
-            reason = skipped.get(bar, f"the file has bars 1..{max([*by_number, *skipped], default=0)}")
-            raise JakiInputError(f"{path}: bar {bar} is not a usable 4/4 bar ({reason})")
-        chosen = by_number[bar]
-    return Seed(
-        _require_hits(chosen.pattern, f"{path} bar {chosen.index + 1}"),
-        f"{path} bar {chosen.index + 1}",
-        chosen.tempo_bpm,
-    )
+        return usable[0]
+    by_number = {b.index + 1: b for b in midi.bars}
+    if bar not in by_number:
+        skipped = {s.index + 1: s.reason for s in midi.skipped}
+        reason = skipped.get(bar, f"the file has bars 1..{max([*by_number, *skipped], default=0)}")
+        raise JakiInputError(f"{path}: bar {bar} is not a usable 4/4 bar ({reason})")
+    return by_number[bar]
 
 
 def seed_from_dataset(path: Path, index: int | None, rng: np.random.Generator) -> Seed:
@@ -131,19 +142,57 @@ def parse_target(feature: str, text: str) -> str | float | None:
         ) from None
 
 
+# --- options ------------------------------------------------------------------------------------------------------
+MAX_BARS = 64  # bars one generation continues
+MAX_SEED_VALUE = 2**32 - 1  # random seeds: numpy and torch both take these
+TEMPO_RANGE_BPM = (20.0, 400.0)
+OPEN_NOTES = {"hihat": 46, "crash": 49}  # how the open-cymbal part is written to MIDI
+TUNING_METHODS = ("agent", "greedy", "random")  # what a user may choose ("refine" follows from a refine budget)
+
+
+def check_seed_value(seed_value: int) -> int:
+    if not 0 <= seed_value <= MAX_SEED_VALUE:
+        raise JakiInputError(f"--seed {seed_value}: expected 0..{MAX_SEED_VALUE}")
+    return seed_value
+
+
+def resolve_tempo(tempo_bpm: float | None, seed: Seed) -> float:
+    """The tempo asked for, else the seed's, else the default; refused outside ``TEMPO_RANGE_BPM``."""
+    tempo = tempo_bpm if tempo_bpm is not None else (seed.tempo_bpm or DEFAULT_TEMPO_BPM)
+    lo, hi = TEMPO_RANGE_BPM
+    if not (math.isfinite(tempo) and lo <= tempo <= hi):
+        raise JakiInputError(f"--tempo {tempo:g}: expected {lo:g}..{hi:g} BPM")
+    return tempo
+
+
+def open_note(open_as: str) -> int:
+    """The MIDI note for the open-cymbal part: ``hihat`` or ``crash``."""
+    if open_as not in OPEN_NOTES:
+        raise JakiInputError(f"--open-as {open_as!r}: expected {' or '.join(OPEN_NOTES)}")
+    return OPEN_NOTES[open_as]
+
+
+def check_method(method: str) -> str:
+    if method not in TUNING_METHODS:
+        raise JakiInputError(f"--method {method!r}: expected {', '.join(TUNING_METHODS[:-1])} or {TUNING_METHODS[-1]}")
+    return method
+
+
 # --- results ------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TargetOutcome:
-    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar."""
+    """One requested feature: what was asked, the band that stands for it, and the values reached bar by bar, with
+    the tuner's own verdict on each (``TuneResult.met``: what it decided is what is shown)."""
 
     feature: str
     request: str | float
     band: Band
     values: tuple[float, ...]
+    bar_met: tuple[bool, ...]
 
     @property
     def met(self) -> bool:
-        return all(self.band.contains(value) for value in self.values)
+        return all(self.bar_met)
 
 
 @dataclass(frozen=True)
@@ -211,13 +260,22 @@ def generate(
     50 = jaki's grid, no performance), ``swing`` is MPC-style percent, ``tempo_bpm`` (default: the seed's, else
     100) turns its timing into milliseconds, ``groove`` replaces the shipped groove model.
     """
-    if n_bars < 1:
-        raise JakiInputError(f"--bars {n_bars}: expected 1 or more")
-    if temperature < 0:
+    import torch
+
+    from jaki.groove import load_groove
+    from jaki.tuner import RefineConfig, RewardConfig, Targets, load_agent, tune
+    from jaki.weights import load_model
+
+    if not 1 <= n_bars <= MAX_BARS:
+        raise JakiInputError(f"--bars {n_bars}: expected 1..{MAX_BARS}")
+    if not (math.isfinite(temperature) and temperature >= 0):
         raise JakiInputError(f"--temperature {temperature}: expected 0 (most likely bar) or more")
+    tuning = tuning or TuningOptions()
+    if tuning.closeness is not None and not (math.isfinite(tuning.closeness) and tuning.closeness >= 0):
+        raise JakiInputError(f"--closeness {tuning.closeness}: expected 0 or more")
+    check_seed_value(seed_value)
     targets = Targets(**(requests or {}))
     feel = FeelOptions(humanize=humanize, swing=swing)
-    tuning = tuning or TuningOptions()
     timing: dict[str, float] = {}
     clock = time.perf_counter()
     loaded = model if model is not None else load_model()
@@ -236,7 +294,7 @@ def generate(
         )
         timing["load_agent"] = _lap(clock)
     generator = torch.Generator().manual_seed(seed_value)
-    continuations, tuned, values = [], [], []
+    continuations, tuned, values, verdicts = [], [], [], []
     context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
     timing["continuation"] = timing["tuning"] = 0.0
     for index in range(n_bars):
@@ -268,9 +326,16 @@ def generate(
             timing["tuning"] += _lap(clock)
             tuned.append(result.pattern)
             values.append(result.values)
+            verdicts.append(result.met)
             context = result.pattern
     outcomes = tuple(
-        TargetOutcome(feature, request, band, tuple(bar_values[feature] for bar_values in values))
+        TargetOutcome(
+            feature,
+            request,
+            band,
+            tuple(bar_values[feature] for bar_values in values),
+            tuple(bar_met[feature] for bar_met in verdicts),
+        )
         for feature, request, band in _requested_bands(targets, bands)
     )
     performance = None
@@ -318,6 +383,47 @@ def bar_features(pattern: Pattern) -> list[dict[str, float]]:
     return [tuner_features(bar) for bar in pattern.bars()]
 
 
+# --- the JSON document ----------------------------------------------------------------------------------------------
+def pattern_document(pattern: Pattern) -> dict:
+    """A pattern as JSON: its grid rows and features (of bar 1), and each bar's when it has several."""
+    per_bar = bar_features(pattern)
+    document = {"grid": pattern.grid_rows(), "features": per_bar[0]}
+    if pattern.n_bars > 1:
+        document["bars"] = [
+            {"grid": bar.grid_rows(), "features": features}
+            for bar, features in zip(pattern.bars(), per_bar, strict=True)
+        ]
+    return document
+
+
+def generation_document(generation: Generation, files: Mapping[str, Path] | None = None) -> dict:
+    """The one JSON document of a generation: what ``jaki generate --json`` prints and the studio's API returns.
+
+    ``files`` are the files written (by role); the studio writes none, so its documents carry ``"files": {}``.
+    """
+    return {
+        "seed": {**pattern_document(generation.seed.pattern), "source": generation.seed.source},
+        "continuation": pattern_document(generation.continuation),
+        "tuned": pattern_document(generation.result),
+        "method": generation.method,
+        "targets": {
+            outcome.feature: {
+                "level": outcome.request,
+                "band": [outcome.band.lo, outcome.band.hi],
+                "value": outcome.values[0],
+                "values": list(outcome.values),
+                "met": outcome.met,
+            }
+            for outcome in generation.outcomes
+        },
+        "feel": None if generation.performance is None else generation.performance.document(),
+        "files": {name: str(path) for name, path in (files or {}).items()},
+        "seed_value": generation.seed_value,
+        "model": generation.model_name,
+        "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
+    }
+
+
 # --- files --------------------------------------------------------------------------------------------------------
 def output_paths(out_dir: Path, *, wav: bool = False, png: bool = False) -> dict[str, Path]:
     """The files a generation writes, by role: seed, continuation, tuned, loop (and wav, png when asked)."""
@@ -327,6 +433,15 @@ def output_paths(out_dir: Path, *, wav: bool = False, png: bool = False) -> dict
     if png:
         paths["png"] = out_dir / "patterns.png"
     return paths
+
+
+def generation_midi(generation: Generation, *, tempo_bpm: float, open_note: int = 46) -> dict[str, mido.MidiFile]:
+    """The MIDI files of a generation by role (seed, continuation, tuned, loop): written to disk by
+    :func:`write_generation`, downloaded from the studio."""
+    return {
+        role: drum_midi_file(pattern, tempo_bpm=tempo_bpm, open_note=open_note)
+        for role, pattern in generation.midi_patterns().items()
+    }
 
 
 def write_generation(
@@ -351,10 +466,7 @@ def write_generation(
     out_dir = Path(out_dir)
     paths = output_paths(out_dir, wav=wav, png=png)
     check_output_folder(out_dir, [path.name for path in paths.values()], overwrite=force, create_parents=True)
-    midi_files = {
-        name: drum_midi_file(pattern, tempo_bpm=tempo_bpm, open_note=open_note)
-        for name, pattern in generation.midi_patterns().items()
-    }
+    midi_files = generation_midi(generation, tempo_bpm=tempo_bpm, open_note=open_note)
     created_dir = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ made constant, so that the same model also humanises a seed with no feel of its 
 Training (``train_groove``) is one flat loop like the continuation model's: AdamW, shuffled batches, the
 validation loss (real and quantised bar 1 alike) picks the epoch; the sampling temperatures are then chosen on
 validation (:func:`jaki.groove_evaluation.choose_temperatures`). Timing is in sixteenth-steps, so that one model
-serves every tempo; :func:`step_ms` converts.
+serves every tempo; :func:`jaki.feel.step_ms` converts.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from jaki.errors import JakiInputError
+from jaki.feel import MAX_OFFSET_STEPS, step_ms
 from jaki.midi import accent_velocities
 from jaki.pattern import N_PARTS, STEPS_PER_BAR
 
@@ -49,14 +50,8 @@ if TYPE_CHECKING:
 N_FEATURES = 4 * N_PARTS + 2 + STEPS_PER_BAR  # bar-2 hits, bar-1 hits/velocities/offsets, flag, tempo, position
 FLAG = 4 * N_PARTS  # input column of the "bar 1 is quantised" flag
 N_OUTPUTS = 4  # per part: velocity location, velocity scale, offset location, offset scale
-MAX_OFFSET_STEPS = 0.5  # a hit is never more than half a sixteenth from its grid step
 MIN_SCALE = 1e-3  # floor of a Laplace scale, so the loss stays finite
 REFERENCE_TEMPO = 120.0  # the tempo input is log2(tempo / this)
-
-
-def step_ms(tempo_bpm: float | np.ndarray) -> float | np.ndarray:
-    """Length of one sixteenth-note step in milliseconds at ``tempo_bpm`` quarter notes per minute."""
-    return 60_000.0 / (np.asarray(tempo_bpm, dtype=np.float64) * 4)
 
 
 def groove_inputs(

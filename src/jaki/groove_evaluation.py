@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from jaki.evaluation import histogram_match
-from jaki.groove import GrooveData, GrooveModel, step_ms
+from jaki.feel import step_ms
+from jaki.groove import GrooveData, GrooveModel
 from jaki.groovetoolbox import microtiming_features
 from jaki.midi import accent_velocities
 from jaki.pattern import PARTS, Pattern

@@ -22,8 +22,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import find_peaks
-from scipy.stats import skew
 
 from jaki.kit import KIT_PARTS
 from jaki.pattern import PARTS, STEPS_PER_BAR, Pattern
@@ -166,7 +164,27 @@ def autocorrelation_curve(matrix: np.ndarray) -> np.ndarray:
 
 def autocorrelation_peak_lags(curve: np.ndarray) -> np.ndarray:
     """Lags of the local maxima of the curve with negative values set to 0 (end points never count)."""
-    return find_peaks(np.maximum(curve, 0.0))[0] + 1
+    return local_maxima(np.maximum(curve, 0.0)) + 1
+
+
+def local_maxima(values: np.ndarray) -> np.ndarray:
+    """Indices of the samples higher than both neighbours, a flat top counting once at its middle (rounded down),
+    the ends never: what ``scipy.signal.find_peaks(values)`` returns. Kept in NumPy because importing SciPy costs
+    more CPU than all of 'jaki analyze' may (a second)."""
+    if len(values) < 3:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])  # first index of each run of equal values
+    ends = np.r_[starts[1:], len(values)] - 1
+    level = values[starts]
+    inner = np.arange(1, len(starts) - 1)
+    peaks = inner[(level[inner] > level[inner - 1]) & (level[inner] > level[inner + 1])]
+    return (starts[peaks] + ends[peaks]) // 2
+
+
+def skewness(values: np.ndarray) -> float:
+    """The sample's (biased) skewness m3 / m2^1.5, as ``scipy.stats.skew(values)`` computes it."""
+    centred = values - values.mean()
+    return float(np.mean(centred**3) / np.mean(centred**2) ** 1.5)
 
 
 def _autocorrelation_features(curve: np.ndarray) -> dict[str, float]:
@@ -184,7 +202,7 @@ def _autocorrelation_features(curve: np.ndarray) -> dict[str, float]:
         harmonicity = math.exp(-0.25 * len(peak_lags) * np.sum(rectified[peak_lags[inharmonic] - 1]) / rectified.max())
     is_constant = np.ptp(curve) == 0
     return {
-        "autocorrelation_skew": 0.0 if is_constant else float(skew(curve)),
+        "autocorrelation_skew": 0.0 if is_constant else skewness(curve),
         "autocorrelation_max_amplitude": float(curve.max()),
         "autocorrelation_centroid": centroid,
         "autocorrelation_harmonicity": harmonicity,

@@ -126,8 +126,14 @@ def read_drum_midi(path: str | Path, drum_map: Mapping[int, str] | None = None) 
     corrupt file, a file without drum notes, or one without a 4/4 bar.
     """
     path = Path(path)
+    return read_drum_midi_data(_read_file(path), path, drum_map)
+
+
+def read_drum_midi_data(data: bytes, name: str | Path, drum_map: Mapping[int, str] | None = None) -> DrumMidi:
+    """:func:`read_drum_midi` on a file's bytes (an upload to the studio): ``name`` only labels the messages."""
+    path = Path(name)
     kit_index = _kit_index_table(TD11_DRUM_MAP if drum_map is None else drum_map)
-    midi = _parse(path)
+    midi = _parse(data, path)
     onsets, tempo_map, meter_changes = _collect_events(path, midi)
     unmapped = Counter(int(n) for n in onsets.notes[kit_index[onsets.notes] < 0])
     mapped = kit_index[onsets.notes] >= 0
@@ -176,8 +182,8 @@ def _kit_index_table(drum_map: Mapping[int, str]) -> np.ndarray:
     return table
 
 
-def _parse(path: Path) -> mido.MidiFile:
-    """mido's parse of the file, with every way a path or its bytes can be wrong turned into one clear line."""
+def _read_file(path: Path) -> bytes:
+    """The file's bytes, with every way a path can be wrong turned into one clear line."""
     if not path.exists():
         raise JakiInputError(f"{path}: no such file (expected a MIDI file)")
     if path.is_dir():
@@ -188,6 +194,11 @@ def _parse(path: Path) -> mido.MidiFile:
         data = path.read_bytes()
     except OSError as error:
         raise JakiInputError(f"{path}: cannot read ({error.strerror or error})") from None
+    return data
+
+
+def _parse(data: bytes, path: Path) -> mido.MidiFile:
+    """mido's parse of a file's bytes, with every way they can be wrong turned into one clear line."""
     if not data:
         raise JakiInputError(f"{path}: empty file (expected a MIDI file)")
     if not data.startswith(b"MThd"):

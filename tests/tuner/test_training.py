@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -56,3 +58,17 @@ def test_training_is_reproducible_for_a_seed(scorer, bands, pattern_a, pattern_b
         torch.testing.assert_close(tensor, again.network.state_dict()[name], rtol=0, atol=0)
     other = train_agent(scorer, pool, bands, config=DQNConfig(**{**config.__dict__, "seed": 6}))
     assert not torch.equal(first.network.summary.weight, other.network.summary.weight)
+
+
+def test_progress_comes_by_the_clock_as_well_as_by_steps(scorer, bands, pattern_a, pattern_b):
+    """With a step count that never comes due, reports still arrive once progress_seconds have passed: every step
+    for 0 s, only the first and the last for an hour."""
+    starts = np.stack([pattern_a.categories(), pattern_b.categories()])
+    pool = TrainingPool.build(scorer, starts, starts)
+    config = DQNConfig(total_steps=6, n_envs=4, learning_starts=2, batch_size=16, **SMALL)
+    by_clock, hourly = [], []
+    train_agent(scorer, pool, bands, config=config, progress=by_clock.append, progress_every=10**9, progress_seconds=0)
+    train_agent(scorer, pool, bands, config=config, progress=hourly.append, progress_every=10**9, progress_seconds=3600)
+    assert [state.step for state in by_clock] == [1, 2, 3, 4, 5, 6]
+    assert [state.step for state in hourly] == [1, 6]
+    assert all(later.seconds >= earlier.seconds for earlier, later in itertools.pairwise(by_clock))

@@ -79,3 +79,22 @@ def test_bad_inputs_are_input_errors(scorer, bands, agent, pattern_a):
         tune(pattern_a, pattern_a, Targets(drum_density="low"), scorer=scorer, agent=agent, method="magic")
     with pytest.raises(JakiInputError, match="model"):
         tune(pattern_a, pattern_a, Targets(drum_density="low"), agent=agent)
+
+
+@pytest.mark.parametrize("method", ["none", "agent", "greedy"])
+def test_met_at_band_edges_for_numbers_and_levels(method, scorer, bands, agent, pattern_a):
+    # 2 matching half-bar pairs over 10 sounding steps: repetition 0.4, the float top 0.39999999999999997 of 0.35's
+    # band; drum density 9, the top of medium's band 7..9.
+    bar = Pattern.from_grid(
+        "kick x.xx....x.......\nsnare ....x.......x.x.\nclosed ......xx..x.....\nopen ................\n"
+        "toms ..x...........x."
+    )
+    values = tuner_features(bar)
+    assert values["repetition"] == 0.4 and values["drum_density"] == 9
+    result = tune(
+        pattern_a, bar, Targets(repetition=0.35, drum_density="medium"), scorer=scorer, agent=agent, method=method
+    )
+    assert result.met == {"repetition": True, "drum_density": True}
+    assert not result.edits  # met already: nothing to do
+    outside = tune(pattern_a, bar, Targets(drum_density="high"), scorer=scorer, agent=agent, method="none")
+    assert outside.met == {"drum_density": False}

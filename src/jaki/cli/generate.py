@@ -1,4 +1,4 @@
-"""``jaki generate`` and ``jaki grooves``: the main job, as a drummer or producer uses it."""
+"""``jaki generate``: the main job, as a drummer or producer uses it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
-import torch
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -21,14 +20,19 @@ from rich.table import Table
 from jaki.errors import JakiInputError
 from jaki.features import TUNER_FEATURES, FeatureBands
 from jaki.generate import (
-    DEFAULT_TEMPO_BPM,
+    MAX_BARS,
     Generation,
     Seed,
     TuningOptions,
     bar_features,
+    check_method,
+    check_seed_value,
+    generation_document,
+    open_note,
     output_paths,
     parse_target,
     random_groove,
+    resolve_tempo,
     seed_from_dataset,
     seed_from_grid,
     seed_from_groove,
@@ -38,23 +42,12 @@ from jaki.generate import (
 from jaki.generate import (
     generate as run_generation,
 )
-from jaki.grooves import groove_library
 from jaki.io import check_output_folder
 from jaki.kit import load_drum_map
-from jaki.pattern import PARTS, Pattern
-from jaki.tuner import Targets, TrainProgress
-from jaki.weights import load_model
+from jaki.pattern import PARTS
 
-OPEN_NOTES = {"hihat": 46, "crash": 49}
-
-
-def grooves() -> None:
-    """List the built-in seed grooves (use one with 'jaki generate --groove NAME')."""
-    table = Table("name", "tempo", "pattern (kick / snare / closed / open / toms)", "description", box=None)
-    for groove in groove_library().values():
-        table.add_row(groove.name, f"{groove.tempo_bpm:g}", groove.pattern.to_grid(), groove.description)
-        table.add_row()
-    Console().print(table)
+if TYPE_CHECKING:
+    from jaki.tuner import TrainProgress
 
 
 def generate(
@@ -101,7 +94,9 @@ def generate(
         float,
         typer.Option(min=0.0, help="Per-seed refinement: keep training the agent on this seed for SECONDS per bar."),
     ] = 0.0,
-    bars: Annotated[int, typer.Option(min=1, max=64, help="Continue this many bars, each from the one before.")] = 1,
+    bars: Annotated[
+        int, typer.Option(min=1, max=MAX_BARS, help="Continue this many bars, each from the one before.")
+    ] = 1,
     temperature: Annotated[float, typer.Option(min=0.0, help="0: the model's most likely bar; above 0: sample.")] = 0.0,
     tempo: Annotated[
         float | None, typer.Option(help="Tempo of the MIDI files in BPM (default: the seed's, else 100).")
@@ -136,11 +131,15 @@ def generate(
     agent: Annotated[Path | None, typer.Option(help="Tuner agent folder (default: the shipped agent).")] = None,
 ) -> None:
     """Continue a one-bar seed and tune the continuation toward your targets; write MIDI files."""
+    import torch  # here, not at the top: 'jaki grooves' and 'jaki --help' must not wait for it
+
+    from jaki.tuner import Targets
+    from jaki.weights import load_model
+
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
-    seed_value = seed if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
+    seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
     rng = np.random.default_rng(seed_value)
-    if open_as not in OPEN_NOTES:
-        raise JakiInputError(f"--open-as {open_as!r}: expected {' or '.join(OPEN_NOTES)}")
+    open_midi_note = open_note(open_as)
     seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, from_data, index, rng)
     typed = {
         "cymbal_density": cymbal_density,
@@ -154,19 +153,17 @@ def generate(
     if interactive or (not requests and not json_output and sys.stdin.isatty() and sys.stdout.isatty()):
         requests = _prompt_targets(loaded.bands)
     out_dir = out if out is not None else Path(f"jaki-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed_value}")
-    tempo_bpm = tempo if tempo is not None else (seed_bar.tempo_bpm or DEFAULT_TEMPO_BPM)
-    if not (math.isfinite(tempo_bpm) and 20 <= tempo_bpm <= 400):
-        raise JakiInputError(f"--tempo {tempo_bpm:g}: expected 20..400 BPM")
+    tempo_bpm = resolve_tempo(tempo, seed_bar)
     # Fail before any work when the folder already holds a file a generation can write.
     every_output = output_paths(out_dir, wav=True, png=True).values()
     check_output_folder(out_dir, [path.name for path in every_output], overwrite=force, create_parents=True)
 
     if quantize and humanize is not None:
         raise JakiInputError("--quantize and --humanize: give one of them (--quantize is --humanize 0)")
-    if method not in ("agent", "greedy", "random"):
-        raise JakiInputError(f"--method {method!r}: expected agent, greedy or random")
-    tuning = TuningOptions(method=method, closeness=closeness, refine_seconds=refine, agent_dir=agent)
-    with _refine_display(active=refine > 0 and bool(requests) and not json_output) as progress:
+    tuning = TuningOptions(method=check_method(method), closeness=closeness, refine_seconds=refine, agent_dir=agent)
+    with _refine_display(
+        active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars
+    ) as progress:
         generation = run_generation(
             seed_bar,
             requests,
@@ -181,21 +178,20 @@ def generate(
             tempo_bpm=tempo_bpm,
         )
     files = write_generation(
-        generation, out_dir, tempo_bpm=tempo_bpm, open_note=OPEN_NOTES[open_as], force=force, wav=wav, png=png
+        generation, out_dir, tempo_bpm=tempo_bpm, open_note=open_midi_note, force=force, wav=wav, png=png
     )
     if json_output:
-        typer.echo(json.dumps(_as_json(generation, files), indent=2, allow_nan=False))
+        typer.echo(json.dumps(generation_document(generation, files), indent=2, allow_nan=False))
     else:
         _print_generation(generation, files, tempo_bpm)
 
 
 @contextmanager
-def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None] | None]:
-    """A live line while per-seed refinement trains: step, mean episode reward, best so far."""
+def _refine_display(*, active: bool, seconds: float, bars: int) -> Iterator[Callable[[TrainProgress], None] | None]:
+    """A live line while per-seed refinement trains (the trainer reports at least every 0.25 s)."""
     if not active:
         yield None
         return
-    best = -math.inf
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -203,17 +199,29 @@ def _refine_display(*, active: bool) -> Iterator[Callable[[TrainProgress], None]
         console=Console(stderr=True),
         transient=True,
     ) as display:
-        task = display.add_task("refining…", total=None)
+        task = display.add_task("refining: preparing the trainer…", total=None)
+        bar, last_step, best = 1, 0, math.nan
 
         def report(state: TrainProgress) -> None:
-            nonlocal best
-            best = max(best, state.mean_return)
-            display.update(
-                task,
-                description=f"refining: step {state.step}  reward {state.mean_return:+.3f}  best {best:+.3f}  success {state.success:.0%}",
-            )
+            nonlocal bar, last_step, best
+            if state.step < last_step:  # a new training run: the next bar
+                bar, best = bar + 1, math.nan
+            last_step = state.step
+            best = state.mean_return if math.isnan(best) else max(best, state.mean_return)
+            display.update(task, description=refine_status(state, best, bar=bar, bars=bars, seconds=seconds))
 
         yield report
+
+
+def refine_status(state: TrainProgress, best: float, *, bar: int, bars: int, seconds: float) -> str:
+    """One line of refinement progress; figures not known yet (no episode finished) read '—'."""
+    shown = lambda value, text: "—" if math.isnan(value) else text.format(value)  # noqa: E731
+    where = f"bar {bar}/{bars}, " if bars > 1 else ""
+    return (
+        f"refining {where}{state.seconds:.1f} of {seconds:g} s: step {state.step}, {state.episodes} episodes, "
+        f"reward {shown(state.mean_return, '{:+.2f}')} (best {shown(best, '{:+.2f}')}), "
+        f"all met {shown(state.success, '{:.0%}')}"
+    )
 
 
 def _choose_seed(
@@ -264,7 +272,10 @@ def _choose_seed(
 
 
 def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
-    """Ask for each feature in the original jaki's order; a blank answer skips it."""
+    """Ask for each feature in the original jaki's order; a blank answer skips it. Each answer is checked as it is
+    typed (a word or a number out of the feature's range is asked again), so one typo never loses the others."""
+    from jaki.tuner import Targets
+
     typer.echo("Targets (low / medium / high, 0 / 1 / 2, or a number; blank to skip):", err=True)
     requests: dict[str, str | float] = {}
     for feature in TUNER_FEATURES:
@@ -273,6 +284,7 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
             answer = typer.prompt(f"  {feature.replace('_', ' ')} [{shown}]", default="", show_default=False, err=True)
             try:
                 value = parse_target(feature, answer)
+                Targets(**{feature: value})
             except JakiInputError as error:
                 typer.echo(f"  {error}", err=True)
                 continue
@@ -284,56 +296,6 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
 
 def _band_text(band) -> str:
     return f"{band.lo:.3g}–{band.hi:.3g}" if band.lo != band.hi else f"{band.lo:.3g}"
-
-
-def _pattern_json(pattern: Pattern) -> dict:
-    per_bar = bar_features(pattern)
-    document = {"grid": pattern.grid_rows(), "features": per_bar[0]}
-    if pattern.n_bars > 1:
-        document["bars"] = [
-            {"grid": bar.grid_rows(), "features": features}
-            for bar, features in zip(pattern.bars(), per_bar, strict=True)
-        ]
-    return document
-
-
-def _as_json(generation: Generation, files: dict[str, Path]) -> dict:
-    return {
-        "seed": {**_pattern_json(generation.seed.pattern), "source": generation.seed.source},
-        "continuation": _pattern_json(generation.continuation),
-        "tuned": _pattern_json(generation.result),
-        "method": generation.method,
-        "targets": {
-            outcome.feature: {
-                "level": outcome.request,
-                "band": [outcome.band.lo, outcome.band.hi],
-                "value": outcome.values[0],
-                "values": list(outcome.values),
-                "met": outcome.met,
-            }
-            for outcome in generation.outcomes
-        },
-        "feel": _feel_json(generation),
-        "files": {name: str(path) for name, path in files.items()},
-        "seed_value": generation.seed_value,
-        "model": generation.model_name,
-        "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
-    }
-
-
-def _feel_json(generation: Generation) -> dict | None:
-    """The feel written into the MIDI files, every hit with its velocity and offset; null for the grid."""
-    from jaki.feel import hit_list
-
-    played = generation.performance
-    if played is None:
-        return None
-    return {
-        "humanize": played.options.humanize,
-        "swing": played.options.swing,
-        "tempo_bpm": played.tempo_bpm,
-        **{name: hit_list(pattern) for name, pattern in generation.midi_patterns().items() if name != "loop"},
-    }
 
 
 def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm: float) -> None:

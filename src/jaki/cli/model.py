@@ -32,6 +32,13 @@ def train(
     data: Annotated[Path, typer.Option("--data", help="Dataset file from 'jaki dataset build'.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (model.safetensors + config.json).")],
     arch: Annotated[str, typer.Option(help=f"Architecture: {' or '.join(ARCHITECTURES)}.")] = "lstm",
+    hidden: Annotated[
+        int, typer.Option(min=1, help="lstm: hidden units of the decoder and of each encoder direction.")
+    ] = ModelConfig.hidden,
+    bidirectional: Annotated[
+        bool,
+        typer.Option("--bidirectional/--unidirectional", help="lstm: whether the encoder also reads bar 1 backwards."),
+    ] = ModelConfig.bidirectional,
     epochs: Annotated[int, typer.Option(min=1, help="Most passes over the train split.")] = TrainConfig.epochs,
     seed: Annotated[int, typer.Option(help="Seeds initialisation, dropout and shuffling.")] = TrainConfig.seed,
     logit_adjustment: Annotated[
@@ -62,7 +69,7 @@ def train(
         torch.set_num_threads(threads)
     dataset = load_dataset(data)
     train_bars, val_bars = require_split(dataset, "train", data), require_split(dataset, "validation", data)
-    model_config = ModelConfig(arch=arch)
+    model_config = ModelConfig(arch=arch, hidden=hidden, bidirectional=bidirectional)
     train_config = TrainConfig(epochs=epochs, seed=seed, logit_adjustment=logit_adjustment, max_minutes=max_minutes)
     console = Console(stderr=True)
     console.print(

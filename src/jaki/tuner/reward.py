@@ -23,11 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jaki.features import FEATURE_RANGES, TUNER_FEATURES, FeatureBands
+from jaki.features import FEATURE_RANGES, TUNER_FEATURES, FeatureBands, band_distances
 from jaki.tuner.targets import TargetArrays
-
-# A value this close to a band edge counts as inside (repetition is a ratio of small integers in float64).
-INSIDE_TOLERANCE = 1e-9
 
 
 @dataclass
@@ -47,12 +44,6 @@ def distance_scales(bands: FeatureBands) -> np.ndarray:
         medium = bands[feature]["medium"]
         scales.append(max(medium.hi - medium.lo, (hi - lo) / 48))
     return np.array(scales)
-
-
-def band_distances(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Distance of each value to its band, 0 inside; broadcasts (..., 4) values against (..., 4) bands."""
-    distance = np.maximum(np.maximum(lo - values, values - hi), 0.0)
-    return np.where(distance <= INSIDE_TOLERANCE, 0.0, distance)
 
 
 def feature_potential(

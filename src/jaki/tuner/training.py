@@ -115,12 +115,15 @@ def train_agent(
     targets: TargetArrays | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     progress_every: int = 50,
+    progress_seconds: float = 0.25,
     time_budget_s: float | None = None,
     device: str | torch.device = "cpu",
 ) -> TuningAgent:
     """Double DQN over episodes drawn from ``pool`` with random level targets (or the fixed ``targets``).
 
-    Passing ``agent`` continues training it (per-seed refinement: a one-pattern pool and fixed targets).
+    ``progress`` hears every ``progress_every`` steps and whenever ``progress_seconds`` have passed since it last
+    heard (a live line must move even when a step is slow). Passing ``agent`` continues training it (per-seed
+    refinement: a one-pattern pool and fixed targets).
     ``time_budget_s`` stops early once spent. Deterministic for ``config.seed`` (torch ops on CPU). ``device``
     holds the networks during training; the returned agent is on the CPU, where tuning runs.
     """
@@ -157,7 +160,7 @@ def train_agent(
     finished_edits: list[int] = []
     loss_value = float("nan")
     gradient_steps = 0
-    started = time.perf_counter()
+    started = reported = time.perf_counter()
     for step in range(config.total_steps):
         # ALGO LOGIC: ε-greedy action for every episode
         epsilon = linear_schedule(config.start_e, config.end_e, config.exploration_fraction * config.total_steps, step)
@@ -199,8 +202,11 @@ def train_agent(
                     for target_param, param in zip(target_network.parameters(), q_network.parameters(), strict=True):
                         target_param.data.copy_(config.tau * param.data + (1.0 - config.tau) * target_param.data)
 
-        out_of_time = time_budget_s is not None and time.perf_counter() - started > time_budget_s
-        if progress and (step % progress_every == 0 or step == config.total_steps - 1 or out_of_time):
+        now = time.perf_counter()
+        out_of_time = time_budget_s is not None and now - started > time_budget_s
+        due = step % progress_every == 0 or now - reported >= progress_seconds
+        if progress and (due or step == config.total_steps - 1 or out_of_time):
+            reported = now
             recent = slice(-200, None)
             progress(
                 TrainProgress(

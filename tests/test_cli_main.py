@@ -1,0 +1,89 @@
+"""The command table of jaki.cli.main: every command loads on demand, and the light ones never import torch."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jaki.cli.main import COMMANDS, app, load_command
+from jaki.midi import write_drum_midi
+
+HEAVY = ("torch", "scipy", "gymnasium", "matplotlib")
+runner = CliRunner()
+
+
+def imported_after(*args: str) -> list[str]:
+    """The heavy packages in sys.modules of a fresh interpreter after importing the app and running ``args``."""
+    script = (
+        "import json, sys\n"
+        "from jaki.cli.main import app\n"
+        f"if {list(args)!r}:\n"
+        "    try:\n"
+        f"        app({list(args)!r}, standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print(json.dumps(sorted({{name.split('.')[0] for name in sys.modules}} & {set(HEAVY)!r})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_importing_the_cli_imports_no_heavy_library():
+    assert imported_after() == []
+
+
+@pytest.mark.parametrize("args", [["--help"], ["grooves"], ["generate", "--help"]])
+def test_help_and_grooves_import_no_heavy_library(args):
+    assert imported_after(*args) == []
+
+
+def test_analyze_imports_no_heavy_library(tmp_path, pattern_a):
+    path = tmp_path / "a.mid"
+    write_drum_midi(pattern_a, path)
+    assert imported_after("analyze", str(path), "--json") == []
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_loads_under_its_name_and_shows_its_help(name):
+    command = load_command(name)
+    assert command.name == name and command.short_help == COMMANDS[name][1]
+    result = runner.invoke(app, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"jaki {name}" in result.output
+
+
+def test_the_listing_shows_every_command_with_its_summary():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name, (_, summary) in COMMANDS.items():
+        assert any(line.split()[1:2] == [name] and summary in line for line in result.output.splitlines()), name
+
+
+def test_a_mistyped_command_is_one_error_line_with_a_suggestion():
+    result = runner.invoke(app, ["genrate"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: No such command 'genrate'. Did you mean 'generate'? (see 'jaki --help')"
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.5, 1.0])
+def test_ctrl_c_while_starting_prints_no_traceback(tmp_path, delay):
+    """SIGINT at different moments of start-up (the app's and the command's imports, the model loading): never a
+    traceback. (The first few milliseconds belong to the interpreter and pip's script wrapper, before jaki runs.)"""
+    jaki = Path(sys.executable).with_name("jaki")
+    process = subprocess.Popen(
+        [str(jaki), "generate", "--groove", "funk", "--seed", "1", "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
