@@ -116,7 +116,7 @@ def test_sampling_is_seeded(trained):
 
 def test_saved_model_loads_back_identically(trained, tmp_path):
     model, _, validation = trained
-    model.config.temperature, model.config.quantised_temperature = 0.4, 0.2
+    model.config.velocity_temperature, model.config.quantised_offset_temperature = 0.4, 0.2
     save_groove(model, tmp_path / "groove", metadata={"note": "test"})
     loaded = load_groove(tmp_path / "groove")
     assert loaded.config == model.config
@@ -137,7 +137,14 @@ def test_load_errors_are_one_line(tmp_path):
 def test_shipped_model_loads_and_is_small():
     model = load_groove()
     assert sum(p.numel() for p in model.parameters()) < 250_000
-    assert 0.0 <= model.config.temperature <= 1.0 and 0.0 <= model.config.quantised_temperature <= 1.0
+    c = model.config
+    temperatures = (
+        c.velocity_temperature,
+        c.offset_temperature,
+        c.quantised_velocity_temperature,
+        c.quantised_offset_temperature,
+    )
+    assert all(0.0 <= t <= 1.0 for t in temperatures)
 
 
 def test_groove_inputs_read_missing_offsets_as_zero():

@@ -79,13 +79,17 @@ def groove_inputs(
 # --- the model -------------------------------------------------------------------------------------------------------
 @dataclass
 class GrooveConfig:
-    """Every size of the groove model, and the sampling temperature chosen on validation; saved beside the weights."""
+    """Every size of the groove model, and the sampling temperatures chosen on validation; saved beside the weights."""
 
     hidden: int = 64  # LSTM units per direction
     layers: int = 2  # stacked bidirectional LSTM layers
     dropout: float = 0.25  # between the LSTM layers and before the head
-    temperature: float = 1.0  # sampling: scale of the Laplace noise when bar 1 is played (chosen on validation)
-    quantised_temperature: float = 1.0  # the same when bar 1 is quantised (chosen on validation)
+    # Sampling: the scale of the Laplace noise on each layer, when bar 1 is played and when it is quantised (all four
+    # chosen on validation: groove_evaluation.choose_temperatures).
+    velocity_temperature: float = 1.0
+    offset_temperature: float = 1.0
+    quantised_velocity_temperature: float = 1.0
+    quantised_offset_temperature: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -143,14 +147,16 @@ class GrooveModel(nn.Module):
         self, inputs: torch.Tensor, *, generator: torch.Generator | None = None, temperature: float | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Velocities (0..1) and offsets (steps), each (B, 16, 5): a draw at ``temperature`` (None = the config's
-        for bar 1 played or quantised, by each row's flag; 0 = the medians)."""
+        per layer, for bar 1 played or quantised by each row's flag; 0 = the medians)."""
         params, _ = self(inputs)
+        velocity_t = offset_t = temperature
         if temperature is None:
-            quantised = inputs[:, :1, FLAG : FLAG + 1] > 0.5  # (B, 1, 1)
-            played, on_grid = self.config.temperature, self.config.quantised_temperature
-            temperature = torch.where(quantised, on_grid, played)
-        velocity = params.velocity + temperature * params.velocity_scale * _laplace_noise(params.velocity, generator)
-        offset = params.offset + temperature * params.offset_scale * _laplace_noise(params.offset, generator)
+            on_grid = inputs[:, :1, FLAG : FLAG + 1] > 0.5  # (B, 1, 1)
+            c = self.config
+            velocity_t = torch.where(on_grid, c.quantised_velocity_temperature, c.velocity_temperature)
+            offset_t = torch.where(on_grid, c.quantised_offset_temperature, c.offset_temperature)
+        velocity = params.velocity + velocity_t * params.velocity_scale * _laplace_noise(params.velocity, generator)
+        offset = params.offset + offset_t * params.offset_scale * _laplace_noise(params.offset, generator)
         return velocity.clamp(0.0, 1.0), offset.clamp(-MAX_OFFSET_STEPS, MAX_OFFSET_STEPS)
 
 

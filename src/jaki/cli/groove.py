@@ -72,10 +72,12 @@ def train_groove(
         "evaluation": {report.condition: report.summary() for report in reports},
     }
     save_groove(result.model, out, metadata=metadata, overwrite=force)
+    c = result.model.config
     typer.echo(
         f"saved {out} (best epoch {result.best_epoch} of {len(result.val_loss)}, val loss {min(result.val_loss):.4f}, "
-        f"temperatures {result.model.config.temperature:g} (bar 1 played) and "
-        f"{result.model.config.quantised_temperature:g} (quantised), {result.seconds:.0f} s wall, {result.cpu_seconds:.0f} s CPU, stopped: {result.stopped})"
+        f"temperatures velocity / offset {c.velocity_temperature:g} / {c.offset_temperature:g} (bar 1 played), "
+        f"{c.quantised_velocity_temperature:g} / {c.quantised_offset_temperature:g} (quantised), "
+        f"{result.seconds:.0f} s wall, {result.cpu_seconds:.0f} s CPU, stopped: {result.stopped})"
     )
 
 
