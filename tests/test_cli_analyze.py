@@ -108,7 +108,8 @@ def test_piano_only_file_exits_2(tmp_path):
     mido.MidiFile(type=0, ticks_per_beat=TPB, tracks=[track]).save(path)
     result = runner.invoke(app, ["analyze", str(path)])
     assert_one_line_error(result, path)
-    assert "no drum notes" in result.stderr
+    assert "channel 1 plays a melodic instrument (program 0)" in result.stderr
+    assert "read them with --channel 1" in result.stderr
 
 
 def test_all_three_four_file_exits_2(tmp_path):

@@ -132,7 +132,7 @@ def test_seed_from_midi_and_grid_file(tiny_model_dir, tmp_path, pattern_b):
         (
             [
                 "--seed-grid",
-                "kick   x.......x.......\\nsnare  ....x.......x...\\nclosed x.x.x.x.x.x.x.x.\\nopen   ................\\ntoms   .........o......",
+                "kick   x.......x.......\\nsnare  ....x.......x...\\nclosed x.x.x.x.x.x.x.x.\\nopen   ................\\ntoms   .........#......",
             ],
             "row 'toms', column 17",
         ),
@@ -317,6 +317,53 @@ def test_multi_bar_output_and_pictures(tmp_path):
     assert (tmp_path / "patterns.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_variations_write_one_folder_each_and_json_lists_them(tiny_model_dir, tmp_path):
+    out = tmp_path / "v"
+    args = ["generate", "--groove", "funk", "--model", str(tiny_model_dir), "--temperature", "1.5", "--seed", "4"]
+    result = run(*args, "--variations", "3", "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert [v["rank"] for v in document["variations"]] == [1, 2, 3]
+    grids = [json.dumps(v["continuation"]["grid"]) for v in document["variations"]]
+    assert len(set(grids)) == 3
+    likelihoods = [v["log_likelihood"] for v in document["variations"]]
+    assert likelihoods == sorted(likelihoods, reverse=True)
+    for rank, variation in enumerate(document["variations"], start=1):
+        folder = out / f"variation-{rank}"
+        assert sorted(p.name for p in folder.iterdir()) == ["continuation.mid", "loop.mid", "seed.mid", "tuned.mid"]
+        written = read_drum_midi(folder / "continuation.mid").bars[0].pattern
+        assert written.grid_rows() == variation["continuation"]["grid"]
+    again = run(*args, "--variations", "3", "--out", str(out))
+    assert again.exit_code == 2 and "--force" in again.output  # nothing overwritten
+
+
+def test_fill_and_top_p_options(tiny_model_dir, tmp_path):
+    result = run(
+        "generate",
+        "--groove",
+        "rock",
+        "--model",
+        str(tiny_model_dir),
+        "--bars",
+        "4",
+        "--fill",
+        "--top-p",
+        "0.5",
+        "--temperature",
+        "1",
+        "--out",
+        str(tmp_path / "f"),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["decoding"] == {"temperature": 1.0, "top_p": 0.5} and len(document["continuation"]["bars"]) == 4
+    bad = run(
+        "generate", "--groove", "rock", "--model", str(tiny_model_dir), "--top-p", "0", "--out", str(tmp_path / "g")
+    )
+    assert bad.exit_code == 2 and "--top-p" in bad.output
+
+
 @pytest.mark.parametrize("method", ["agent", "greedy"])
 def test_met_printed_and_in_json_is_the_tuners_verdict_at_a_band_edge(tmp_path, method):
     # rock's tuned bar lands on 0.4, the top of the band 0.35 ± 0.05 (0.39999999999999997 in floats).
@@ -329,6 +376,18 @@ def test_met_printed_and_in_json_is_the_tuners_verdict_at_a_band_edge(tmp_path, 
     target = document["targets"]["repetition"]
     assert target["met"] is True and target["band"][1] < 0.4
     assert abs(target["value"] - 0.35) <= 0.05 + 1e-9
+
+
+def test_keep_leaves_those_rows_alone_and_unknown_parts_are_refused(tmp_path):
+    args = ["generate", "--groove", "rock", "--syncopation", "high", "--seed", "1", "--json"]
+    free = json.loads(run(*args, "--out", str(tmp_path / "free")).stdout)
+    kept = json.loads(run(*args, "--keep", "kick, snare", "--out", str(tmp_path / "kept")).stdout)
+    assert kept["targets"]["syncopation"]["met"]
+    for part in ("kick", "snare"):
+        assert kept["tuned"]["grid"][part] == kept["continuation"]["grid"][part]
+    assert any(free["tuned"]["grid"][p] != free["continuation"]["grid"][p] for p in ("kick", "snare"))
+    bad = run(*args, "--keep", "kick,cowbell", "--out", str(tmp_path / "bad"))
+    assert bad.exit_code == 2 and "unknown part(s) cowbell" in bad.stderr and not (tmp_path / "bad").exists()
 
 
 def test_refine_status_shows_real_numbers_or_a_dash():

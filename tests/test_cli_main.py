@@ -87,3 +87,15 @@ def test_ctrl_c_while_starting_prints_no_traceback(tmp_path, delay):
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["generate", "--help"], ["dataset", "build", "--help"]])
+def test_flags_show_no_value_type(args):
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "--help" in result.output
+    assert "<bool>" not in result.output
+
+
+def test_generate_help_names_every_built_in_drum_map():
+    result = runner.invoke(app, ["generate", "--help"], env={"COLUMNS": "200"})
+    assert "drum map gm, td11, bfd3 or a .toml/.json file" in result.output

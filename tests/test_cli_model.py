@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from jaki.cli import model as model_commands
 from jaki.cli.main import app
 from jaki.dataset import LoopDataset, save_dataset
+from jaki.evaluation import RANDOM_FLIPS
 from jaki.model import ModelConfig
 from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES
 from jaki.train import TrainConfig
@@ -50,7 +51,9 @@ def small_settings(monkeypatch):
     """Shrink the default model so the CLI trains in a second."""
     tiny = ModelConfig(embed_dim=8, hidden=8)
     monkeypatch.setattr(
-        model_commands, "ModelConfig", lambda arch, **shape: ModelConfig(**{**vars(tiny), "arch": arch})
+        model_commands,
+        "ModelConfig",
+        lambda arch, conditions=(), **shape: ModelConfig(**{**vars(tiny), "arch": arch, "conditions": conditions}),
     )
 
 
@@ -66,6 +69,9 @@ def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:
     assert loaded.metadata["dataset"]["loops"] == {"train": 40, "validation": 10, "test": 10}
     assert set(loaded.bands) == {"cymbal_density", "drum_density", "syncopation", "repetition"}
     assert "copy bar 1" in loaded.metadata["evaluation"]["rows"]
+    assert loaded.config.conditions == ("programmed", "fill", "position")  # the default: every condition
+    assert loaded.metadata["training"]["examples"]["loops"] == 80  # 40 as played + 40 programmed copies
+    assert loaded.decoding.greedy  # no --temperature: the saved default is the most likely bar
 
     again = runner.invoke(app, ["train", "--data", str(data), "--out", str(out)])
     assert again.exit_code == 2 and "--force" in again.output
@@ -77,9 +83,16 @@ def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{") :])
     names = [row["name"] for row in report["rows"]]
-    assert names == ["jaki (lstm)", model_commands.ORIG_BASELINE, "copy bar 1", "step frequencies", "conditional table"]
+    assert names == [
+        "jaki (lstm)",
+        model_commands.ORIG_BASELINE,
+        RANDOM_FLIPS,
+        "copy bar 1",
+        "step frequencies",
+        "conditional table",
+    ]
     assert report["n_loops"] == 10 and report["split"] == "test"
-    copy = report["rows"][2]
+    copy = report["rows"][3]
     assert copy["nll"] == pytest.approx(-np.log(0.9)) and copy["accuracy"] == 1.0  # bar 2 = bar 1 here
 
     given = runner.invoke(app, ["evaluate", "-m", str(out), "--data", str(data), "--baseline-orig", str(out), "--json"])
@@ -90,6 +103,61 @@ def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:
     table = runner.invoke(app, ["evaluate", "--model", str(out), "--data", str(data), "--split", "validation"])
     assert table.exit_code == 0 and "validation split (10 loops)" in table.output
     assert "no orig baseline" in table.output and "adjustment τ = 0;" in table.output  # retrained with 0 above
+
+
+PAIRS = {
+    "patterns": [
+        {"id": "A", "bars": [{"kick": "x.......x.......", "snare": "....x.......x..."}]},
+        {"id": "B", "bars": [{"kick": "x.......x.x.....", "snare": "....x.......x..x"}]},
+        {"id": "AB", "bars": [{"kick": "x...x...x...x..."}, {"kick": "x...x...x...x.x."}]},
+    ],
+    "pairs": [["A", "B", "a note"], ["B", "A"]],
+}
+
+
+def test_evaluate_on_pattern_pairs_reports_how_bar_2_varies(tmp_path: Path, small_settings) -> None:
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps(PAIRS))
+    out = tmp_path / "model"
+    data = tiny_dataset(tmp_path / "tiny.npz")
+    trained = runner.invoke(
+        app, ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--temperature", "1", "--top-p", "0.9"]
+    )
+    assert trained.exit_code == 0, trained.output
+    result = runner.invoke(app, ["evaluate", "--model", str(out), "--pairs", str(pairs), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["n_loops"] == 3 and report["split"] == "pairs.json"  # 2 listed pairs + 1 two-bar pattern
+    names = [row["name"] for row in report["rows"]]
+    assert names == ["jaki (lstm)", "jaki (lstm), most likely bar", RANDOM_FLIPS, "copy bar 1"]
+    # A → B adds a kick and a snare, B → A removes them, AB's bar 2 adds a kick: 5 cells over 3 pairs.
+    assert report["real"]["cells_changed"] == pytest.approx(5 / 3) and report["real"]["copies"] == 0.0
+    assert report["real"]["added"]["kick"] == pytest.approx(2 / 3)
+    table = runner.invoke(app, ["evaluate", "--model", str(out), "--pairs", str(pairs)])
+    assert table.exit_code == 0 and "real bar 2" in table.output and "sampled at T = 1, top-p 0.9" in table.output
+
+
+@pytest.mark.parametrize(
+    "document, message",
+    [
+        ("[1, 2]", "expected a JSON object with a 'patterns' list"),
+        ('{"patterns": [{"id": "A", "bars": [{"kick": "x..."}]}], "pairs": []}', "must have 16 steps"),
+        ('{"patterns": [{"id": "A", "bars": [{"cowbell": "x"}]}]}', "expected an object of 16-step grids"),
+        ('{"patterns": [{"id": "A", "bars": [{}]}], "pairs": [["A", "Z"]]}', "no pattern with bars has the id 'Z'"),
+        ('{"patterns": [{"id": "A", "bars": [{}]}], "pairs": []}', "holds no pairs"),
+        (
+            '{"patterns": [{"id": "A", "bars": [{"kick": "x..............o"}]}]}',
+            "part 'kick' step 16: expected 'x' or '.', got 'o'",
+        ),
+        ("[" * 100_000, "unreadable or not JSON"),
+    ],
+)
+def test_bad_pairs_files_are_one_line_errors(tmp_path: Path, document: str, message: str) -> None:
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(document)
+    result = runner.invoke(app, ["evaluate", "--pairs", str(pairs)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and result.output.strip().count("\n") == 0
 
 
 @pytest.mark.parametrize(
@@ -104,6 +172,9 @@ def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:
         # click's own usage errors, one line too (typer would draw a box)
         (["train", "--out", "{tmp}/m"], "error: Missing option '--data'. (see 'jaki train --help')"),
         (["train", "--data", "{data}", "--out", "{tmp}/m", "--logit-adjustment", "-1"], "'--logit-adjustment'"),
+        (["train", "--data", "{data}", "--out", "{tmp}/m", "--conditions", "tempo"], "--conditions 'tempo'"),
+        (["evaluate"], "give --data DATASET"),
+        (["evaluate", "--pairs", "{tmp}/none.json"], "no such pairs file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path: Path, arguments: list[str], message: str) -> None:

@@ -8,13 +8,18 @@ import numpy as np
 import pytest
 import torch
 
+from jaki.decoding import Decoding
 from jaki.evaluation import (
+    RANDOM_FLIPS,
+    Contestant,
+    Variation,
     conditional_table,
     copy_bar1_probs,
     evaluate,
     frequency_table,
     histogram_match,
     hit_scores,
+    random_flips,
     score_step_table,
 )
 from jaki.model import ContinuationModel, ModelConfig
@@ -82,9 +87,48 @@ def test_evaluate_scores_models_and_baselines_in_one_run() -> None:
     names = []
     report = evaluate({"jaki": model}, train_bars, eval_bars, split="test", progress=names.append)
     assert names == ["jaki", "copy bar 1", "step frequencies", "conditional table"]
-    assert [row.name for row in report.rows] == names and report.n_loops == 10
+    assert [row.name for row in report.rows] == [names[0], RANDOM_FLIPS, *names[1:]] and report.n_loops == 10
     # An untrained model is close to uniform: NLL ≈ ln 32.
     assert report.row("jaki").nll == pytest.approx(math.log(32), abs=0.1)
     document = report.to_json()
     assert document["rows"][0]["feature_kl"].keys() == document["rows"][0]["feature_overlap"].keys()
     assert report == evaluate({"jaki": model}, train_bars, eval_bars, split="test")  # seeded: same numbers
+
+
+def test_variation_counts_copies_changes_moves_and_kept_hits() -> None:
+    bar1 = np.array([[K, REST, S, REST] * 4, [K, REST, S, REST] * 4])
+    bar2 = bar1.copy()
+    bar2[1, 0], bar2[1, 1] = REST, K  # the second loop moves one kick a step later
+    bar2[1, 2] = KS  # and adds a kick to a snare
+    variation = Variation.of(bar1, bar2)
+    assert variation.copies == 0.5
+    assert variation.cells_changed == pytest.approx((0 + 3) / 2)
+    assert variation.added["kick"] == pytest.approx(2 / 2) and variation.removed["kick"] == pytest.approx(1 / 2)
+    assert variation.added["snare"] == variation.removed["snare"] == 0.0
+    assert variation.kept == {"kick": pytest.approx(7 / 8), "snare": 1.0}
+
+
+def test_random_flips_flip_exactly_the_asked_number_of_cells() -> None:
+    rng = np.random.default_rng(0)
+    bar1 = rng.integers(0, 32, (50, 16))
+    flips = rng.integers(0, 12, 50)
+    flipped = random_flips(bar1, flips, np.random.default_rng(1))
+    from jaki.pattern import CATEGORY_PARTS
+
+    np.testing.assert_array_equal((CATEGORY_PARTS[bar1] != CATEGORY_PARTS[flipped]).sum(axis=(1, 2)), flips)
+
+
+def test_a_sampling_model_gets_a_default_row_a_most_likely_row_and_a_matched_flip_baseline() -> None:
+    rng = np.random.default_rng(0)
+    eval_bars = (rng.integers(0, 32, (30, 16)), rng.integers(0, 32, (30, 16)))
+    torch.manual_seed(0)
+    model = ContinuationModel(ModelConfig(embed_dim=8, hidden=8)).eval()
+    report = evaluate({"jaki": Contestant(model, Decoding(temperature=1.0))}, None, eval_bars, split="pairs")
+    names = [row.name for row in report.rows]
+    assert names == ["jaki", "jaki, most likely bar", RANDOM_FLIPS, "copy bar 1"]  # no train bars: no tables
+    default, flips = report.row("jaki"), report.row(RANDOM_FLIPS)
+    # The baseline flips exactly as many cells per loop as the default output changed.
+    assert flips.variation.cells_changed == pytest.approx(default.variation.cells_changed)
+    assert flips.nll is None and report.row("copy bar 1").variation.copies == 1.0
+    assert report.row("jaki").nll == report.row("jaki, most likely bar").nll
+    assert report.real == Variation.of(*eval_bars)

@@ -142,3 +142,64 @@ def test_missing_fluidsynth_names_the_package_and_leaves_no_files(tiny, tmp_path
     with pytest.raises(JakiInputError, match="apt-get install fluidsynth"):
         write_generation(result, tmp_path / "out", tempo_bpm=120, wav=True)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def conditioned(tmp_path_factory, tiny_model_dir):
+    """A tiny model with every condition and a sampling default, saved like a real one."""
+    import torch
+
+    from jaki.conditions import CONDITIONS
+    from jaki.model import ContinuationModel, ModelConfig
+    from jaki.weights import save_model
+
+    torch.manual_seed(1)
+    model = ContinuationModel(ModelConfig(embed_dim=8, hidden=16, conditions=CONDITIONS)).eval()
+    directory = tmp_path_factory.mktemp("models") / "conditioned"
+    metadata = {"bands": load_model(tiny_model_dir).metadata["bands"], "decoding": {"temperature": 1.0, "top_p": 0.95}}
+    save_model(model, directory, metadata=metadata)
+    return load_model(directory)
+
+
+def test_the_default_samples_from_the_seed_value_and_temperature_0_is_the_most_likely_bar(conditioned, pattern_a):
+    seed = seed_from_grid(pattern_a.to_grid())
+    first = generate(seed, model=conditioned, seed_value=1)
+    assert first.decoding.temperature == 1.0 and first.decoding.top_p == 0.95
+    assert generate(seed, model=conditioned, seed_value=1).continuation == first.continuation
+    assert len({generate(seed, model=conditioned, seed_value=s).continuation for s in range(8)}) > 4
+    most_likely = generate(seed, model=conditioned, temperature=0, seed_value=3)
+    assert most_likely.continuation == generate(seed, model=conditioned, temperature=0, seed_value=4).continuation
+    # A grid is programmed (code 1), bar 2 of its phrase (position 1), no fill.
+    expected = conditioned.model.generate(pattern_a.categories()[None], greedy=True, conditions=[[1, 0, 1]])
+    assert most_likely.continuation.categories().tolist() == expected[0].tolist()
+
+
+def test_fill_conditions_the_last_bar_only(conditioned, pattern_a):
+    seed = seed_from_grid(pattern_a.to_grid())
+    plain = generate(seed, model=conditioned, temperature=0, n_bars=3)
+    filled = generate(seed, model=conditioned, temperature=0, n_bars=3, fill=True)
+    assert filled.continuation.bar(0) == plain.continuation.bar(0)
+    assert filled.continuation.bar(1) == plain.continuation.bar(1)
+    bar2 = plain.continuation.bar(1).categories()[None]
+    expected = conditioned.model.generate(bar2, greedy=True, conditions=[[1, 1, 3]])
+    assert filled.continuation.bar(2).categories().tolist() == expected[0].tolist()
+
+
+def test_variations_are_distinct_ranked_by_likelihood_and_the_first_is_generate(conditioned, pattern_b):
+    from jaki.generate import generate_variations
+
+    seed = seed_from_grid(pattern_b.to_grid())
+    variations = generate_variations(seed, None, 5, model=conditioned, seed_value=2)
+    assert len(variations) == 5 and [v.rank for v in variations] == [1, 2, 3, 4, 5]
+    assert len({v.continuation for v in variations}) == 5
+    likelihoods = [v.log_likelihood for v in variations]
+    assert likelihoods == sorted(likelihoods, reverse=True)
+    exact = conditioned.model.log_likelihood(
+        pattern_b.categories()[None], variations[0].continuation.categories()[None], conditions=[[1, 0, 1]]
+    )
+    assert variations[0].log_likelihood == pytest.approx(float(exact[0]), abs=1e-4)
+    again = generate_variations(seed, None, 5, model=conditioned, seed_value=2)
+    assert [v.continuation for v in again] == [v.continuation for v in variations]
+    assert len(generate_variations(seed, None, 4, model=conditioned, temperature=0)) == 1  # one most likely bar
+    with pytest.raises(JakiInputError, match="--variations 0"):
+        generate_variations(seed, None, 0, model=conditioned)

@@ -436,3 +436,44 @@ def test_every_gmd_four_four_bar_round_trips(gmd_dir, tmp_path):
         assert np.abs(back.velocities - original.velocities[: back.n_steps]).max() <= 1 / 127 + 1e-6, path
         bars_checked += original.n_bars
     assert bars_checked > 21_000
+
+
+@pytest.mark.parametrize("bpm", [95.0, 110.0, 87.5, 133.0])
+def test_a_written_tempo_reads_back_as_typed(tmp_path, pattern_a, bpm):
+    """MIDI keeps whole microseconds per quarter note (95 bpm → 631,579 µs → 94.99998 bpm): read to 1/100 bpm."""
+    path = tmp_path / "t.mid"
+    write_drum_midi(pattern_a, path, tempo_bpm=bpm)
+    assert read_drum_midi(path).bars[0].tempo_bpm == bpm
+
+
+def _piano_file(path: Path) -> Path:
+    """A piano part as a DAW writes it: track 'Piano', program 0, on channel 1, notes 36..50 (drum-map numbers)."""
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="Piano"), mido.Message("program_change", program=0)])
+    for beat, note in enumerate([36, 38, 42, 46, 50, 36, 38, 42]):
+        track.append(mido.Message("note_on", note=note, velocity=80, time=0 if beat == 0 else TPB - 60))
+        track.append(mido.Message("note_on", note=note, velocity=0, time=60))
+    mido.MidiFile(type=1, ticks_per_beat=TPB, tracks=[track]).save(path)
+    return path
+
+
+def test_a_piano_part_is_not_read_as_drums_unless_its_channel_is_named(tmp_path):
+    path = _piano_file(tmp_path / "piano.mid")
+    with pytest.raises(JakiInputError) as refused:
+        read_drum_midi(path)
+    assert str(refused.value) == (
+        f"{path}: no notes on drum channel 10, and channel 1 plays a melodic instrument (program 0, track 'Piano'); "
+        "if its notes are drums, read them with --channel 1"
+    )
+    first, second = read_drum_midi(path, channel=1).bars
+    assert first.pattern.grid_rows() == {
+        "kick": "x...............",
+        "snare": "....x...........",
+        "closed": "........x.......",
+        "open": "............x...",
+        "toms": "................",
+    }
+    assert second.pattern.grid_rows()["toms"] == "x..............."
+    with pytest.raises(JakiInputError, match=r"no notes on channel 2 \(notes are on channel 1\)"):
+        read_drum_midi(path, channel=2)
+    with pytest.raises(JakiInputError, match=r"--channel 17: expected a MIDI channel 1\.\.16"):
+        read_drum_midi(path, channel=17)

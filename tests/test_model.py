@@ -119,3 +119,32 @@ def test_bad_inputs_raise() -> None:
         ModelConfig(arch="transformer")
     with pytest.raises(ValueError, match="only the lstm"):
         tiny_model("orig").encode(bars(1, 0))
+
+
+def test_conditions_change_the_distribution_and_none_is_the_plain_case() -> None:
+    model = tiny_model(conditions=("programmed", "fill", "position"))
+    bar1, bar2 = bars(3, 8), bars(3, 9)
+    plain = model.log_likelihood(bar1, bar2)
+    torch.testing.assert_close(plain, model.log_likelihood(bar1, bar2, conditions=np.array([[0, 0, 1]] * 3)))
+    fill = model.log_likelihood(bar1, bar2, conditions=np.array([0, 1, 3]))  # one row of codes, broadcast
+    assert not torch.allclose(plain, fill)
+    encoding = model.encode(bar1[:1], np.array([[0, 1, 3]]))
+    torch.testing.assert_close(
+        model.step_log_probs(bar1[:1], bar2, encoding=encoding),
+        model.step_log_probs(bar1[:1], bar2, conditions=[0, 1, 3]),
+    )
+    with pytest.raises(ValueError, match="out of range"):
+        model.log_likelihood(bar1, bar2, conditions=np.array([[0, 2, 1]] * 3))
+    with pytest.raises(ValueError, match="unknown condition"):
+        ModelConfig(conditions=("tempo",))
+
+
+def test_nucleus_sampling_keeps_only_the_likeliest_categories() -> None:
+    model = tiny_model()
+    bar1 = bars(64, 10)
+    greedy = model.generate(bar1, greedy=True)
+    # A nucleus smaller than any single category holds only the top one: sampling becomes the argmax.
+    tiny_nucleus = model.generate(bar1, temperature=1.0, top_p=1e-6, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(tiny_nucleus, greedy)
+    wide = model.generate(bar1, temperature=1.0, top_p=1.0, generator=torch.Generator().manual_seed(0))
+    assert not torch.equal(wide, greedy)

@@ -42,8 +42,8 @@ def test_grid_round_trip(categories):
 
 
 def test_grid_errors_name_row_and_column(pattern_a):
-    bad = pattern_a.to_grid().replace("x.x.x.x.x.x.x.x.", "x.x.x.o.x.x.x.x.")
-    with pytest.raises(JakiInputError, match=r"row 'closed', column 14: expected 'x' or '.', got 'o'"):
+    bad = pattern_a.to_grid().replace("x.x.x.x.x.x.x.x.", "x.x.x.#.x.x.x.x.")
+    with pytest.raises(JakiInputError, match=r"row 'closed', column 14: expected a hit \(x, X, o\) or a rest .*'#'"):
         Pattern.from_grid(bad)
     with pytest.raises(JakiInputError, match=r"row 'kick'.*15 steps"):
         Pattern.from_grid(pattern_a.to_grid().replace("x.......x.......", "x.......x......"))
@@ -51,6 +51,15 @@ def test_grid_errors_name_row_and_column(pattern_a):
         Pattern.from_grid("\n".join(pattern_a.to_grid().splitlines()[:4]))
     with pytest.raises(JakiInputError, match="unknown row 'hat'"):
         Pattern.from_grid(pattern_a.to_grid().replace("closed", "hat   "))
+
+
+def test_grids_accept_the_hit_and_rest_marks_people_type(pattern_a):
+    typed = (
+        pattern_a.to_grid()
+        .replace("x.x.x.x.x.x.x.x.", "X-o-x-X-o-x-X-o-")
+        .replace("....x.......x...", "----o-------X---")
+    )
+    assert Pattern.from_grid(typed) == pattern_a
 
 
 def test_labels_accept_any_letter_order_and_reject_junk():

@@ -59,7 +59,10 @@ def cli_error(*args: str) -> str:
 
 def comparable(document: dict) -> dict:
     """A document without what differs between two runs of the same generation (timings) or by design (files)."""
-    return {key: value for key, value in document.items() if key not in ("timing_ms", "files")}
+    kept = {key: value for key, value in document.items() if key not in ("timing_ms", "files")}
+    if "variations" in kept:
+        kept["variations"] = [comparable(variation) for variation in kept["variations"]]
+    return kept
 
 
 def test_generate_returns_the_document_jaki_generate_json_prints(client, in_tmp):
@@ -84,6 +87,37 @@ def test_generate_takes_a_typed_grid_bars_temperature_closeness_and_method(clien
             "--closeness", "0.3", "--seed", "3", "--method", "greedy",
         )
     )  # fmt: skip
+
+
+def test_variations_fill_and_top_p_as_the_cli_gives_them(client, in_tmp):
+    request = {"groove": "funk", "syncopation": "high", "variations": 3, "fill": True, "temperature": 1.0, "top_p": 0.9}
+    request["seed"] = 5
+    document = client.post("/api/generate", json=request).json()
+    assert len(document["variations"]) == 3 and [v["rank"] for v in document["variations"]] == [1, 2, 3]
+    expected = cli_json(
+        "--groove", "funk", "--syncopation", "high", "--variations", "3", "--fill", "--temperature", "1.0",
+        "--top-p", "0.9", "--seed", "5",
+    )  # fmt: skip
+    assert comparable(document) == comparable(expected)
+    second = client.post("/api/midi/loop?variation=2", json=request)
+    assert second.content == (in_tmp / "cli-out" / "variation-2" / "loop.mid").read_bytes()
+    assert client.post("/api/midi/loop?variation=9", json=request).json() == {
+        "error": "variation 9: this request gives 3"
+    }
+
+
+def test_kept_parts_are_kept_as_the_cli_keeps_them(client, in_tmp):
+    request = {"groove": "rock", "syncopation": "high", "drum_density": "high", "keep": ["kick", "snare"], "seed": 2}
+    document = client.post("/api/generate", json=request).json()
+    for part in ("kick", "snare"):
+        assert document["tuned"]["grid"][part] == document["continuation"]["grid"][part]
+    expected = cli_json(
+        "--groove", "rock", "--syncopation", "high", "--drum-density", "high", "--keep", "kick,snare", "--seed", "2"
+    )  # fmt: skip
+    assert comparable(document) == comparable(expected)
+    assert comparable(client.post("/api/generate", json={**request, "keep": "kick, snare"}).json()) == comparable(
+        expected
+    )
 
 
 def test_a_seed_is_drawn_and_reported_when_none_is_given(client):
@@ -116,6 +150,31 @@ def test_seed_from_midi_reads_an_upload_as_seed_midi_reads_the_file(client, two_
     assert document["seed"]["source"] == "beat.mid bar 2"
     expected = cli_json("--seed-midi", "beat.mid", "--bar", "2", "--syncopation", "high", "--repetition", "low")
     assert comparable({**document, "seed_value": None}) == comparable({**expected, "seed_value": None})
+
+
+def test_a_drum_channel_is_chosen_as_with_channel(client, in_tmp, pattern_b):
+    """Drums on channel 1 of a file whose channel 1 has a piano program: refused with the CLI's hint, read with it."""
+    import mido
+
+    write_drum_midi(pattern_b, in_tmp / "drums.mid", tempo_bpm=100)
+    midi = mido.MidiFile(in_tmp / "drums.mid")
+    for track in midi.tracks:
+        for i, message in enumerate(track):
+            if message.type in ("note_on", "note_off"):
+                track[i] = message.copy(channel=0)
+    midi.tracks[1].insert(1, mido.Message("program_change", channel=0, program=0, time=0))
+    midi.save(in_tmp / "piano.mid")
+    data = (in_tmp / "piano.mid").read_bytes()
+    refused = client.post("/api/seed-from-midi?name=piano.mid", content=data)
+    assert refused.status_code == 400 and refused.json() == {"error": cli_error("--seed-midi", "piano.mid")}
+    read = client.post("/api/seed-from-midi?name=piano.mid&channel=1", content=data).json()
+    assert read["seed"]["grid"] == pattern_b.grid_rows()
+    request = {"seed_midi": base64.b64encode(data).decode(), "seed_midi_name": "piano.mid", "channel": 1, "seed": 1}
+    document = client.post("/api/generate", json=request).json()
+    assert comparable(document) == comparable(cli_json("--seed-midi", "piano.mid", "--channel", "1", "--seed", "1"))
+    assert client.post("/api/generate", json={**request, "channel": 17}).json() == {
+        "error": cli_error("--seed-midi", "piano.mid", "--channel", "17")
+    }
 
 
 def test_midi_downloads_are_the_files_jaki_generate_writes(client, in_tmp):
@@ -175,6 +234,7 @@ SAME_AS_CLI = [
     ({"groove": "rock", "method": "magic"}, ["--groove", "rock", "--method", "magic"]),
     ({"groove": "rock", "seed": -1}, ["--groove", "rock", "--seed", "-1"]),
     ({"groove": "rock", "seed_grid": "kick x"}, ["--groove", "rock", "--seed-grid", "kick x"]),
+    ({"groove": "rock", "keep": ["kick", "cowbell"]}, ["--groove", "rock", "--keep", "kick,cowbell"]),
 ]
 
 
@@ -216,11 +276,15 @@ STUDIO_ONLY = [
     ({"groove": "rock", "seed": 1.5}, "--seed 1.5: expected a whole number"),
     ({"groove": "rock", "seed": 2**40}, f"--seed {2**40}: expected 0..4294967295"),
     ({"groove": "rock", "temperature": True}, "--temperature True: expected a number"),
-    ({"groove": "rock", "temperature": -1}, "--temperature -1.0: expected 0 (most likely bar) or more"),
+    ({"groove": "rock", "temperature": -1}, "--temperature -1.0: expected 0 (most likely bar) or more, up to 10"),
+    ({"groove": "rock", "top_p": 0}, "--top-p 0.0: expected more than 0 and at most 1"),
+    ({"groove": "rock", "variations": 33}, "--variations 33: expected 1..32"),
+    ({"groove": "rock", "fill": "yes"}, "--fill 'yes': expected true or false"),
     ({"groove": "rock", "closeness": -0.5}, "--closeness -0.5: expected 0 or more"),
     ({"groove": "rock", "syncopation": ["high"]}, "--syncopation ['high']: expected a number"),
     ({"groove": 5}, "--groove 5: expected text"),
-    ({"groove": "rock", "keep": "kick"}, "request: unknown option 'keep' (expected "),
+    ({"groove": "rock", "colour": "blue"}, "request: unknown option 'colour' (expected "),
+    ({"groove": "rock", "keep": 3}, "--keep 3: expected part names, e.g. kick,snare"),
     ({"seed_midi": "not base64!"}, "upload.mid: seed_midi is not base64 (expected a MIDI file's bytes)"),
     ({"groove": "rock", "bar": 2}, "bar goes with seed_midi"),
     ({"seed_midi": "TVRoZA==", "drum_map": "/etc/passwd"}, "--drum-map '/etc/passwd': expected gm, td11, bfd3"),

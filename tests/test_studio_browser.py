@@ -273,3 +273,80 @@ def test_a_midi_file_seeds_the_grid_and_bad_files_get_the_clis_message(
     browser.find_element(By.ID, "generate").click()
     expected = "error: --tempo 900: expected 20..400 BPM"
     wait_for(lambda: browser.find_element(By.ID, "error").text == expected, expected)
+
+
+def test_variations_and_kept_parts_are_offered_shown_and_downloaded_one_by_one(browser, studio_url, downloads):
+    open_page(browser, studio_url)
+    Select(browser.find_element(By.ID, "groove")).select_by_value("funk")
+    for name, value in (("variations", "3"), ("temperature", "1"), ("seed", "5")):
+        field = browser.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    browser.find_element(By.NAME, "fill").click()
+    for part in ("kick", "snare"):
+        browser.find_element(By.CSS_SELECTOR, f'#keep input[value="{part}"]').click()
+    Select(browser.find_element(By.NAME, "drum_density")).select_by_value("high")
+    browser.find_element(By.ID, "generate").click()
+    wait_for(lambda: "3 variations" in browser.find_element(By.ID, "status").text, "three variations")
+    document = browser.execute_script("return jakiStudio.document()")
+    for variation in document["variations"]:  # the kept parts are the continuation's, untouched by the tuner
+        assert all(variation["tuned"]["grid"][p] == variation["continuation"]["grid"][p] for p in ("kick", "snare"))
+    choice = Select(browser.find_element(By.ID, "variation"))
+    assert len(choice.options) == 3 and browser.find_element(By.ID, "variation-choice").is_displayed()
+    choice.select_by_value("1")
+    second = document["variations"][1]
+    assert page_grids(browser, "tuned") == bars_of(second["tuned"])
+    for old in downloads.glob("tuned*.mid"):
+        old.unlink()
+    browser.find_element(By.CSS_SELECTOR, '[data-download="tuned"]').click()
+    tuned_file = wait_for(lambda: next(iter(downloads.glob("tuned*.mid")), None), "tuned.mid to download")
+    time.sleep(0.3)
+    assert [bar.pattern.binary().grid_rows() for bar in read_drum_midi(tuned_file).bars] == bars_of(second["tuned"])
+
+
+RENDER_VOICES = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  const render = async (hits) => {
+    const buffer = await Tone.Offline(() => {
+      const kit = JakiDrums.createKit();
+      for (const [part, time, openAs] of hits) kit.trigger(part, time, 1.0, openAs);
+    }, 1.0, 1, 44100);
+    return Array.from(buffer.getChannelData(0));
+  };
+  const sounds = {};
+  for (const part of ["kick", "snare", "closed", "toms"]) sounds[part] = await render([[part, 0.01]]);
+  sounds.hihat = await render([["open", 0.01, "hihat"]]);
+  sounds.crash = await render([["open", 0.01, "crash"]]);
+  sounds.choked = await render([["open", 0.01, "hihat"], ["closed", 0.1]]);
+  sounds.all = await render(["kick", "snare", "closed", "open", "toms"].map((part) => [part, 0.01, "crash"]));
+  done(sounds);
+})().catch((error) => done({ error: String(error) }));
+"""
+
+
+def test_the_kit_sounds_like_a_drum_kit(browser, studio_url):
+    """Each voice rendered offline by the page's own kit: low drums low, cymbals bright, a closed hi-hat short, an
+    open one longer and choked by the closed one, a crash longest, and all five at once never clipping."""
+    open_page(browser, studio_url)
+    browser.set_script_timeout(WAIT_S)
+    sounds = browser.execute_async_script(RENDER_VOICES)
+    assert "error" not in sounds, sounds.get("error")
+    rate = 44100
+
+    def measure(name: str) -> tuple[float, float, float]:
+        """Dominant frequency and spectral centroid in Hz, and seconds until the level stays under 10 % of its peak."""
+        x = np.asarray(sounds[name])
+        spectrum, freqs = np.abs(np.fft.rfft(x)), np.fft.rfftfreq(len(x), 1 / rate)
+        loud = np.flatnonzero(np.abs(x) > 0.1 * np.abs(x).max())
+        return freqs[spectrum.argmax()], (spectrum * freqs).sum() / spectrum.sum(), loud[-1] / rate
+
+    kick, toms, snare = measure("kick"), measure("toms"), measure("snare")
+    closed, hihat, crash = measure("closed"), measure("hihat"), measure("crash")
+    assert kick[0] < 120 and kick[0] < toms[0] < 300  # a kick below the tom, both drums
+    assert 2000 < snare[1] < 9000 and snare[2] < 0.3
+    assert min(closed[1], hihat[1], crash[1]) > 8000  # cymbals are bright
+    assert closed[2] < 0.1 and hihat[2] > 2 * closed[2] and crash[2] > hihat[2]
+    choked = np.abs(np.asarray(sounds["choked"])[int(0.25 * rate) :]).max()
+    assert choked < 0.2 * np.abs(np.asarray(sounds["hihat"])[int(0.25 * rate) :]).max()
+    assert np.abs(np.asarray(sounds["all"])).max() <= 1.0

@@ -14,6 +14,15 @@ Every row gets the same metrics:
   equal bins over [0, 1] for repetition, always over the pooled range of both sets; the sampled histogram gets
   1e-7 added to every bin (then renormalised) so KL stays finite.
 
+* variation, of the bar 2 each row plays against its bar 1 (and of the real bar 2s, the reference): the share of
+  exact copies of bar 1, cells changed per bar (of 16 × 5), hits added and removed per bar per part, and the
+  share of bar 1's kick and snare hits kept. A continuation that copies or strips its seed shows here.
+
+A model gets two rows: its **default output** (``Decoding``: sampled, seeded — what ``jaki generate`` plays) and
+its **most likely bar** (greedy). Its feature match is of the bars the row plays. Next to them, the baseline that
+tells placed changes from noise: bar 1 with as many cells flipped at random as the first model's default output
+changed in that loop (averaged over ``FLIP_DRAWS`` draws; no likelihood).
+
 Baselines (ANCHORS.md): copy bar 1 (0.9 on the copy, 0.1 spread over the other 31), the per-step category
 frequencies of train bar 2s (add-one), and the conditional table p(bar-2 category at t | bar-1 category at t, t)
 backed off to those frequencies. The original jaki shape is a ``ContinuationModel`` and is passed in as a model.
@@ -22,31 +31,65 @@ backed off to those frequencies. The original jaki shape is a ``ContinuationMode
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 
+from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.features import TUNER_FEATURES, tuner_feature_values
 from jaki.model import ContinuationModel
-from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES, PARTS
+from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES, PARTS, hits_to_categories
 
 PROB_FLOOR = 1e-7  # baseline probabilities are clipped here (then renormalised) before the log
 COPY_PROBABILITY = 0.9  # copy-bar-1 baseline: probability on bar 1's category
 TABLE_BACKOFF = 2.0  # conditional table: pseudo-counts given to the per-step frequencies
 REPETITION_BINS = 20  # histogram bins over [0, 1] for the one non-integer feature
 EVAL_BATCH = 1024  # loops per model call
+FLIP_DRAWS = 10  # draws of the random-flip baseline
+RANDOM_FLIPS = "bar 1 + as many random flips"
+KEPT_PARTS = ("kick", "snare")  # the parts whose bar-1 hits kept are reported
 
 # (N, 16) bar 1 and bar 2 category arrays.
 Bars = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
+class Variation:
+    """How a set of bar 2s differs from their bar 1s (module docstring)."""
+
+    copies: float  # share of bar 2s equal to their bar 1
+    cells_changed: float  # mean cells (step × part) that differ, per bar
+    added: dict[str, float]  # mean hits per bar that bar 2 adds, per part
+    removed: dict[str, float]  # mean bar-1 hits per bar that bar 2 drops, per part
+    kept: dict[str, float]  # share of bar 1's hits that bar 2 keeps, for KEPT_PARTS
+
+    @classmethod
+    def of(cls, bar1: np.ndarray, bar2: np.ndarray) -> Variation:
+        """The variation of (N, 16) bar-2 categories against their bar 1s."""
+        before, after = CATEGORY_PARTS[bar1], CATEGORY_PARTS[bar2]  # (N, 16, 5)
+        changed = (before != after).sum(axis=(1, 2))
+        added, removed = (after & ~before).sum(axis=1).mean(axis=0), (before & ~after).sum(axis=1).mean(axis=0)
+        kept = {}
+        for part in KEPT_PARTS:
+            column = PARTS.index(part)
+            had = before[..., column].sum()
+            kept[part] = float((before[..., column] & after[..., column]).sum() / had) if had else float("nan")
+        return cls(
+            copies=float(np.mean(changed == 0)),
+            cells_changed=float(changed.mean()),
+            added={part: float(value) for part, value in zip(PARTS, added, strict=True)},
+            removed={part: float(value) for part, value in zip(PARTS, removed, strict=True)},
+            kept=kept,
+        )
+
+
+@dataclass(frozen=True)
 class Scores:
-    """One row of the evaluation table."""
+    """One row of the evaluation table; ``nll`` is None for a row that plays bars without a likelihood."""
 
     name: str
-    nll: float  # nats per step
+    nll: float | None  # nats per step
     accuracy: float  # greedy step accuracy
     precision: dict[str, float]  # per part, greedy hits
     recall: dict[str, float]
@@ -55,6 +98,7 @@ class Scores:
     mean_f1: float  # mean of the per-part F1s
     feature_kl: dict[str, float]  # KL(real ‖ sampled) per tuner feature
     feature_overlap: dict[str, float]  # overlapping area per tuner feature (1 = identical histograms)
+    variation: Variation  # of the bars the row plays
 
     @property
     def mean_kl(self) -> float:
@@ -69,15 +113,17 @@ class Scores:
 class EvaluationReport:
     """All rows of one evaluation run."""
 
-    split: str
+    split: str  # what was scored: a split's name, or a pairs file's
     n_loops: int
     rows: list[Scores]
+    real: Variation  # of the real bar 2s: what the rows' variation is measured against
 
     def to_json(self) -> dict:
         return {
             "split": self.split,
             "n_loops": self.n_loops,
             "rows": [{**asdict(row), "mean_kl": row.mean_kl, "mean_overlap": row.mean_overlap} for row in self.rows],
+            "real": asdict(self.real),
         }
 
     def summary(self) -> dict:
@@ -87,15 +133,18 @@ class EvaluationReport:
             "n_loops": self.n_loops,
             "rows": {
                 row.name: {
-                    "nll": round(row.nll, 4),
+                    "nll": None if row.nll is None else round(row.nll, 4),
                     "accuracy": round(row.accuracy, 4),
                     "micro_f1": round(row.micro_f1, 4),
                     "mean_f1": round(row.mean_f1, 4),
                     "mean_kl": round(row.mean_kl, 4),
                     "mean_overlap": round(row.mean_overlap, 4),
+                    "copies": round(row.variation.copies, 4),
+                    "cells_changed": round(row.variation.cells_changed, 3),
                 }
                 for row in self.rows
             },
+            "real": {"copies": round(self.real.copies, 4), "cells_changed": round(self.real.cells_changed, 3)},
         }
 
     def row(self, name: str) -> Scores:
@@ -163,9 +212,17 @@ def histogram_match(real: np.ndarray, generated: np.ndarray, integer_valued: boo
     return float(np.sum(p[present] * np.log(p[present] / q[present]))), overlap
 
 
-def _score(name: str, log_likelihoods: np.ndarray, greedy: np.ndarray, sampled: np.ndarray, real: np.ndarray) -> Scores:
-    """Build a row from the true bar 2's per-loop log-likelihoods, greedy and sampled bar 2s."""
-    precision, recall, f1, micro = hit_scores(greedy, real)
+def _score(
+    name: str,
+    log_likelihoods: np.ndarray | None,
+    played: np.ndarray,
+    sampled: np.ndarray,
+    bars: Bars,
+) -> Scores:
+    """Build a row from the true bar 2's per-loop log-likelihoods, the bar 2s the row plays (scored for hits and
+    variation) and the sampled ones its feature match is measured on."""
+    bar1, real = bars
+    precision, recall, f1, micro = hit_scores(played, real)
     real_features, sampled_features = tuner_feature_values(real), tuner_feature_values(sampled)
     kl, overlap = {}, {}
     for column, feature in enumerate(TUNER_FEATURES):
@@ -174,8 +231,8 @@ def _score(name: str, log_likelihoods: np.ndarray, greedy: np.ndarray, sampled: 
         )
     return Scores(
         name=name,
-        nll=float(-log_likelihoods.sum() / real.size),
-        accuracy=float(np.mean(greedy == real)),
+        nll=None if log_likelihoods is None else float(-log_likelihoods.sum() / real.size),
+        accuracy=float(np.mean(played == real)),
         precision=precision,
         recall=recall,
         f1=f1,
@@ -183,6 +240,7 @@ def _score(name: str, log_likelihoods: np.ndarray, greedy: np.ndarray, sampled: 
         mean_f1=float(np.mean(list(f1.values()))),
         feature_kl=kl,
         feature_overlap=overlap,
+        variation=Variation.of(bar1, played),
     )
 
 
@@ -195,51 +253,142 @@ def score_step_table(name: str, probs: np.ndarray, bars: Bars, rng: np.random.Ge
     cumulative = probs.cumsum(axis=-1)
     draws = rng.random((*bar2.shape, 1))
     sampled = np.minimum((cumulative < draws).sum(axis=-1), N_CATEGORIES - 1)
-    return _score(name, np.asarray(log_likelihood), probs.argmax(axis=-1), sampled, bar2)
+    return _score(name, np.asarray(log_likelihood), probs.argmax(axis=-1), sampled, bars)
 
 
-def score_model(name: str, model: ContinuationModel, bars: Bars, generator: torch.Generator) -> Scores:
-    """Score a ContinuationModel: exact teacher-forced NLL, greedy decoding, one sample per loop."""
+def score_model(
+    name: str,
+    model: ContinuationModel,
+    bars: Bars,
+    generator: torch.Generator,
+    decoding: Decoding | None = None,
+    codes: np.ndarray | None = None,
+) -> Scores:
+    """Score a ContinuationModel: exact teacher-forced NLL, and the bars ``decoding`` plays (greedy by default),
+    whose feature match is measured on one temperature-1 sample per loop when greedy, on themselves otherwise.
+    ``codes``: (N, k) condition codes in the model's order."""
+    return _score(name, *_model_bars(model, bars, generator, decoding or MOST_LIKELY, codes), bars)
+
+
+def _model_bars(
+    model: ContinuationModel, bars: Bars, generator: torch.Generator, decoding: Decoding, codes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-loop log-likelihoods of the real bar 2s, the bars ``decoding`` plays, and those the features are
+    matched on (see ``score_model``)."""
     bar1, bar2 = bars
     model.eval()
-    log_likelihoods, greedy, sampled = [], [], []
+    log_likelihoods, played, sampled = [], [], []
     for start in range(0, len(bar1), EVAL_BATCH):
-        b1, b2 = bar1[start : start + EVAL_BATCH], bar2[start : start + EVAL_BATCH]
-        log_likelihoods.append(model.log_likelihood(b1, b2).numpy())
-        greedy.append(model.generate(b1, greedy=True).numpy())
-        sampled.append(model.generate(b1, generator=generator).numpy())
-    return _score(
-        name, np.concatenate(log_likelihoods), np.concatenate(greedy), np.concatenate(sampled), np.asarray(bar2)
+        batch = slice(start, start + EVAL_BATCH)
+        b1, b2, c = bar1[batch], bar2[batch], None if codes is None else codes[batch]
+        log_likelihoods.append(model.log_likelihood(b1, b2, conditions=c).numpy())
+        played.append(model.play(b1, decoding, generator=generator, conditions=c).numpy())
+        if decoding.greedy:
+            sampled.append(model.generate(b1, generator=generator, conditions=c).numpy())
+    played_bars = np.concatenate(played)
+    return np.concatenate(log_likelihoods), played_bars, np.concatenate(sampled) if sampled else played_bars
+
+
+def random_flips(bar1: np.ndarray, flips: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(N, 16) bar 1s with ``flips[i]`` of loop i's 80 cells (step × part) flipped, chosen uniformly at random."""
+    cells = CATEGORY_PARTS[bar1].reshape(len(bar1), -1).copy()
+    for row, count in zip(cells, flips, strict=True):
+        chosen = rng.choice(cells.shape[1], size=int(count), replace=False)
+        row[chosen] = ~row[chosen]
+    return hits_to_categories(cells.reshape(*bar1.shape, len(PARTS)))
+
+
+def score_random_flips(played: np.ndarray, bars: Bars, rng: np.random.Generator, draws: int = FLIP_DRAWS) -> Scores:
+    """The chance baseline for a row's changes: bar 1 with as many random flips per loop as ``played`` made,
+    figures averaged over ``draws`` draws (variation of the last draw; its counts equal the row's by design)."""
+    bar1, _ = bars
+    flips = (CATEGORY_PARTS[bar1] != CATEGORY_PARTS[played]).sum(axis=(1, 2))
+    rows = [
+        _score(RANDOM_FLIPS, None, flipped, flipped, bars)
+        for flipped in (random_flips(bar1, flips, rng) for _ in range(draws))
+    ]
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values))
+
+    def mean_of(key: str) -> dict[str, float]:
+        return {name: mean([getattr(row, key)[name] for row in rows]) for name in getattr(rows[0], key)}
+
+    return replace(
+        rows[-1],
+        accuracy=mean([row.accuracy for row in rows]),
+        micro_f1=mean([row.micro_f1 for row in rows]),
+        mean_f1=mean([row.mean_f1 for row in rows]),
+        precision=mean_of("precision"),
+        recall=mean_of("recall"),
+        f1=mean_of("f1"),
+        feature_kl=mean_of("feature_kl"),
+        feature_overlap=mean_of("feature_overlap"),
     )
 
 
+@dataclass(frozen=True)
+class Contestant:
+    """A model to score, the way it plays by default."""
+
+    model: ContinuationModel
+    decoding: Decoding = MOST_LIKELY
+
+
 def evaluate(
-    models: Mapping[str, ContinuationModel],
-    train_bars: Bars,
+    models: Mapping[str, ContinuationModel | Contestant],
+    train_bars: Bars | None,
     eval_bars: Bars,
     *,
+    conditions: Mapping[str, np.ndarray] | None = None,
     split: str = "test",
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> EvaluationReport:
-    """Score each named model and the three step-table baselines (fitted on ``train_bars``) on ``eval_bars``."""
-    train_bar1, train_bar2 = (np.asarray(a, dtype=np.int64) for a in train_bars)
+    """Score each named model (its default output and its most likely bar), the random-flip baseline and the
+    step-table baselines (fitted on ``train_bars``; left out when it is None) on ``eval_bars``.
+
+    ``conditions`` maps each condition name (``jaki.conditions``) to the (N,) codes of the evaluated loops; a model
+    reads the ones it was trained with. A bare ContinuationModel plays its most likely bar only.
+    """
     bars = tuple(np.asarray(a, dtype=np.int64) for a in eval_bars)
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     n_loops = len(bars[0])
-    baselines = {
-        "copy bar 1": copy_bar1_probs(bars[0]),
-        "step frequencies": np.broadcast_to(frequency_table(train_bar2), (n_loops, *bars[0].shape[1:], N_CATEGORIES)),
-        "conditional table": conditional_table(train_bar1, train_bar2)[np.arange(bars[0].shape[1]), bars[0]],
-    }
-    rows = []
-    for name, model in models.items():
+    rows, first_played = [], None
+    for name, entry in models.items():
+        contestant = entry if isinstance(entry, Contestant) else Contestant(entry)
+        codes = _codes(contestant.model, conditions, n_loops)
         if progress is not None:
             progress(name)
-        rows.append(score_model(name, model, bars, generator))
+        decodings = [contestant.decoding, MOST_LIKELY] if not contestant.decoding.greedy else []
+        for decoding in decodings or [contestant.decoding]:
+            figures = _model_bars(contestant.model, bars, generator, decoding, codes)
+            label = f"{name}, most likely bar" if decodings and decoding.greedy else name
+            rows.append(_score(label, *figures, bars))
+            if first_played is None:
+                first_played = figures[1]
+    if first_played is not None:
+        rows.append(score_random_flips(first_played, bars, rng))
+    baselines = {"copy bar 1": copy_bar1_probs(bars[0])}
+    if train_bars is not None:
+        train_bar1, train_bar2 = (np.asarray(a, dtype=np.int64) for a in train_bars)
+        baselines["step frequencies"] = np.broadcast_to(
+            frequency_table(train_bar2), (n_loops, *bars[0].shape[1:], N_CATEGORIES)
+        )
+        baselines["conditional table"] = conditional_table(train_bar1, train_bar2)[np.arange(bars[0].shape[1]), bars[0]]
     for name, probs in baselines.items():
         if progress is not None:
             progress(name)
         rows.append(score_step_table(name, probs, bars, rng))
-    return EvaluationReport(split=split, n_loops=n_loops, rows=rows)
+    return EvaluationReport(split=split, n_loops=n_loops, rows=rows, real=Variation.of(*bars))
+
+
+def _codes(model: ContinuationModel, conditions: Mapping[str, np.ndarray] | None, n: int) -> np.ndarray | None:
+    """(N, k) codes in the model's condition order; None (= the plain case) for an unconditioned model."""
+    names = model.config.conditions
+    if not names:
+        return None
+    if conditions is None:
+        return np.zeros((n, len(names)), dtype=np.int64)
+    return np.stack([np.asarray(conditions[name], dtype=np.int64) for name in names], axis=1)

@@ -46,6 +46,19 @@ for _table in (CATEGORY_CYMBAL, CATEGORY_DRUM_HITS, SYNCOPATION_GAIN_NEXT, SYNCO
 # parts are independent, so the per-part sum reaches 5 × 18 and takes every integer in between.
 _MAX_PART_SYNCOPATION = 18
 
+# What each feature measures, in a musician's words: shown by 'jaki features' and in each target's --help.
+FEATURE_MEANINGS: dict[str, str] = {
+    "cymbal_density": "how many of the bar's 16 steps have a cymbal (closed or open hi-hat, ride, crash); "
+    "eighth-note hats are 8, sixteenths 16",
+    "drum_density": "how many kick, snare and tom hits the bar has, each drum counted (kick and snare together "
+    "on one step count 2)",
+    "syncopation": "how much the hits lean against the beat: a hit followed by a rest on a stronger position "
+    "scores the difference in metrical weight, summed over the five parts; on-the-beat grooves score near 0",
+    "repetition": "the share of sounding steps whose exact hit combination comes back half a bar (8 steps) "
+    "later: 1 = the bar's second half repeats its first, 0 = nothing repeats (measured inside one bar, not "
+    "between bars)",
+}
+
 FEATURE_RANGES: dict[str, tuple[float, float]] = {
     "cymbal_density": (0.0, float(STEPS_PER_BAR)),
     "drum_density": (0.0, 3.0 * STEPS_PER_BAR),
@@ -136,6 +149,10 @@ class Band:
 
     def contains(self, value: float) -> bool:
         return bool(band_distances(value, self.lo, self.hi) == 0)
+
+    def __str__(self) -> str:
+        """As the command line shows a band: ``9–16``, ``0.533–1``, or one value when ``lo == hi``."""
+        return f"{self.lo:.3g}–{self.hi:.3g}" if self.lo != self.hi else f"{self.lo:.3g}"
 
     def distance(self, value: float) -> float:
         """0 inside the band, else how far the value lies from the nearest edge (a reward can shrink it)."""

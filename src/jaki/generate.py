@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jaki.conditions import codes_for, is_performed
+from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, Band, FeatureBands, tuner_features
 from jaki.feel import FeelOptions, Performance, perform
@@ -68,9 +70,12 @@ def seed_from_grid(text: str, source: str = "grid") -> Seed:
     return Seed(_require_hits(pattern, source), source)
 
 
-def seed_from_midi(path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None) -> Seed:
-    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``."""
-    return seed_from_drum_midi(read_drum_midi(path, drum_map), bar)
+def seed_from_midi(
+    path: Path, bar: int | None = None, drum_map: dict[int, str] | None = None, channel: int | None = None
+) -> Seed:
+    """Bar ``bar`` (1-based, as a DAW counts) of a drum MIDI file; the first usable 4/4 bar when ``None``.
+    ``channel`` (1–16): the drums' channel, when not 10 (see :func:`jaki.midi.read_drum_midi`)."""
+    return seed_from_drum_midi(read_drum_midi(path, drum_map, channel=channel), bar)
 
 
 def seed_from_drum_midi(midi: DrumMidi, bar: int | None = None) -> Seed:
@@ -204,6 +209,9 @@ class Generation:
     seed_value: int
     model_name: str
     method: str  # the tuning method used; "none" when nothing was requested
+    decoding: Decoding = MOST_LIKELY  # how the continuation was played
+    log_likelihood: float = 0.0  # log p of the result's bars under the model, each given the bar before (nats)
+    rank: int = 1  # among the variations of one call, most likely first
     timing_ms: dict[str, float] = field(default_factory=dict)
     performance: Performance | None = None  # the bars as played (velocities, timing); None = jaki's grid
 
@@ -237,16 +245,23 @@ class TuningOptions:
     agent_dir: Path | None = None  # None = the shipped agent
 
 
+MAX_VARIATIONS = 32
+VARIATION_ATTEMPTS = 4  # draws per asked-for variation before settling for fewer distinct ones
+
+
 def generate(
     seed: Seed,
     requests: dict[str, str | float] | None = None,
     *,
     n_bars: int = 1,
-    temperature: float = 0.0,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    fill: bool = False,
     seed_value: int = 0,
     model: LoadedModel | None = None,
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
+    keep: Sequence[str] = (),
     humanize: float = 1.0,
     swing: float = 50.0,
     tempo_bpm: float | None = None,
@@ -254,33 +269,78 @@ def generate(
 ) -> Generation:
     """Continue ``seed`` for ``n_bars`` bars, each from the bar before it, tuning each toward ``requests``.
 
-    ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). ``temperature`` 0
-    takes the model's most likely bar step by step; above 0 it samples, seeded by ``seed_value``.
+    ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). The model plays
+    the way its ``decoding`` says (sampled, seeded by ``seed_value``) unless ``temperature`` / ``top_p`` say
+    otherwise; temperature 0 is its most likely bar. ``fill`` makes the last bar a fill. ``keep``: parts tuning
+    never changes (``("kick", "snare")``; names from ``jaki.pattern.PARTS``).
     The groove model then plays the bars (:mod:`jaki.feel`): ``humanize`` 0..1 scales its feel (0 with ``swing``
     50 = jaki's grid, no performance), ``swing`` is MPC-style percent, ``tempo_bpm`` (default: the seed's, else
     100) turns its timing into milliseconds, ``groove`` replaces the shipped groove model.
     """
+    return generate_variations(
+        seed,
+        requests,
+        1,
+        n_bars=n_bars,
+        temperature=temperature,
+        top_p=top_p,
+        fill=fill,
+        seed_value=seed_value,
+        model=model,
+        tuning=tuning,
+        progress=progress,
+        keep=keep,
+        humanize=humanize,
+        swing=swing,
+        tempo_bpm=tempo_bpm,
+        groove=groove,
+    )[0]
+
+
+def generate_variations(
+    seed: Seed,
+    requests: dict[str, str | float] | None,
+    variations: int,
+    *,
+    n_bars: int = 1,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    fill: bool = False,
+    seed_value: int = 0,
+    model: LoadedModel | None = None,
+    tuning: TuningOptions | None = None,
+    progress: Callable[[TrainProgress], None] | None = None,
+    keep: Sequence[str] = (),
+    humanize: float = 1.0,
+    swing: float = 50.0,
+    tempo_bpm: float | None = None,
+    groove: GrooveModel | None = None,
+) -> tuple[Generation, ...]:
+    """Up to ``variations`` distinct generations of :func:`generate` (each tuned when targets are given), most
+    likely first, as Magenta Studio's *Continue* offers candidates. Fewer come back when the model has fewer
+    distinct bars to offer (always one at temperature 0). The first is what :func:`generate` returns."""
     import torch
 
     from jaki.groove import load_groove
-    from jaki.tuner import RefineConfig, RewardConfig, Targets, load_agent, tune
+    from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, keep_mask, load_agent, tune
     from jaki.weights import load_model
 
     if not 1 <= n_bars <= MAX_BARS:
         raise JakiInputError(f"--bars {n_bars}: expected 1..{MAX_BARS}")
-    if not (math.isfinite(temperature) and temperature >= 0):
-        raise JakiInputError(f"--temperature {temperature}: expected 0 (most likely bar) or more")
+    if not 1 <= variations <= MAX_VARIATIONS:
+        raise JakiInputError(f"--variations {variations}: expected 1..{MAX_VARIATIONS}")
     tuning = tuning or TuningOptions()
     if tuning.closeness is not None and not (math.isfinite(tuning.closeness) and tuning.closeness >= 0):
         raise JakiInputError(f"--closeness {tuning.closeness}: expected 0 or more")
     check_seed_value(seed_value)
     targets = Targets(**(requests or {}))
+    keep_mask(keep, 1)  # unknown part names fail here, before any work
     feel = FeelOptions(humanize=humanize, swing=swing)
     timing: dict[str, float] = {}
     clock = time.perf_counter()
     loaded = model if model is not None else load_model()
     timing["load_model"] = _lap(clock)
-    bands = loaded.bands
+    decoding = _decoding(loaded.decoding, temperature, top_p)
     agent, reward, refine, method = None, None, None, tuning.method
     if targets.requested():
         clock = time.perf_counter()
@@ -293,78 +353,112 @@ def generate(
             reward or RewardConfig(), **({} if tuning.closeness is None else {"closeness": tuning.closeness})
         )
         timing["load_agent"] = _lap(clock)
+    names = loaded.config.conditions
+    programmed = int(not is_performed(seed.pattern))
+    bar_codes = [
+        codes_for(names, programmed=programmed, fill=int(fill and index == n_bars - 1), position=index + 1)
+        for index in range(n_bars)
+    ]
     generator = torch.Generator().manual_seed(seed_value)
-    continuations, tuned, values, verdicts = [], [], [], []
-    context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
-    timing["continuation"] = timing["tuning"] = 0.0
-    for index in range(n_bars):
-        clock = time.perf_counter()
-        bar1 = torch.as_tensor(context.categories()[None, :])
-        if temperature == 0:
-            bar2 = loaded.model.generate(bar1, greedy=True)
-        else:
-            bar2 = loaded.model.generate(bar1, temperature=temperature, generator=generator)
-        continuation = Pattern.from_categories(bar2[0].numpy())
-        timing["continuation"] += _lap(clock)
-        continuations.append(continuation)
-        context = continuation
-        if targets.requested():
+    found: dict[Pattern, Generation] = {}
+    attempts = 1 if decoding.greedy else VARIATION_ATTEMPTS * variations
+    for attempt in range(attempts):
+        phrase_timing = {"continuation": 0.0, "tuning": 0.0}
+        continuations, tuned, values, verdicts, log_p = [], [], [], [], 0.0
+        context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
+        for index, codes in enumerate(bar_codes):
             clock = time.perf_counter()
-            result = tune(
-                tuned[-1] if tuned else seed.pattern.binary(),
-                continuation,
-                targets,
-                model=loaded.model,
-                bands=bands,
-                agent=agent,
-                method=method,
-                reward=reward,
-                refine=refine,
-                seed=seed_value + index,
-                progress=progress,
-            )
-            timing["tuning"] += _lap(clock)
-            tuned.append(result.pattern)
-            values.append(result.values)
-            verdicts.append(result.met)
-            context = result.pattern
-    outcomes = tuple(
-        TargetOutcome(
-            feature,
-            request,
-            band,
-            tuple(bar_values[feature] for bar_values in values),
-            tuple(bar_met[feature] for bar_met in verdicts),
+            bar1 = torch.as_tensor(context.categories()[None, :])
+            bar2 = loaded.model.play(bar1, decoding, generator=generator, conditions=codes[None])
+            continuation = Pattern.from_categories(bar2[0].numpy())
+            phrase_timing["continuation"] += _lap(clock)
+            continuations.append(continuation)
+            played = continuation
+            if targets.requested():
+                clock = time.perf_counter()
+                result = tune(
+                    tuned[-1] if tuned else seed.pattern.binary(),
+                    continuation,
+                    targets,
+                    scorer=ModelScorer(loaded.model, conditions=codes),
+                    bands=loaded.bands,
+                    agent=agent,
+                    method=method,
+                    reward=reward,
+                    refine=refine,
+                    keep=keep,
+                    seed=seed_value + index + 1000 * attempt,
+                    progress=progress,
+                )
+                phrase_timing["tuning"] += _lap(clock)
+                tuned.append(result.pattern)
+                values.append(result.values)
+                verdicts.append(result.met)
+                played = result.pattern
+            log_p += float(loaded.model.log_likelihood(bar1, played.categories()[None], conditions=codes[None])[0])
+            context = played
+        for name, seconds in phrase_timing.items():
+            timing[name] = timing.get(name, 0.0) + seconds
+        generation = Generation(
+            seed=seed,
+            continuation=Pattern.concat(continuations),
+            tuned=Pattern.concat(tuned) if tuned else None,
+            outcomes=tuple(
+                TargetOutcome(
+                    feature,
+                    request,
+                    band,
+                    tuple(bar_values[feature] for bar_values in values),
+                    tuple(bar_met[feature] for bar_met in verdicts),
+                )
+                for feature, request, band in _requested_bands(targets, loaded.bands)
+            ),
+            seed_value=seed_value,
+            model_name=str(loaded.metadata.get("name", "continuation")),
+            method=method if tuned else "none",
+            decoding=decoding,
+            log_likelihood=log_p,
         )
-        for feature, request, band in _requested_bands(targets, bands)
-    )
-    performance = None
-    if not feel.quantized:
+        found.setdefault(generation.result, generation)
+        if len(found) == variations:
+            break
+    ranked = sorted(found.values(), key=lambda g: -g.log_likelihood)
+    performances: list[Performance | None] = [None] * len(ranked)
+    if not feel.quantized:  # the groove model plays each variation's bars, after the tuner
         clock = time.perf_counter()
         groove = groove if groove is not None else load_groove()
         timing["load_groove"] = _lap(clock)
         clock = time.perf_counter()
-        performance = perform(
-            groove,
-            seed.pattern,
-            Pattern.concat(continuations),
-            Pattern.concat(tuned) if tuned else None,
-            tempo_bpm=tempo_bpm or seed.tempo_bpm or DEFAULT_TEMPO_BPM,
-            options=feel,
-            generator=torch.Generator().manual_seed(seed_value),
-        )
+        performances = [
+            perform(
+                groove,
+                seed.pattern,
+                g.continuation,
+                g.tuned,
+                tempo_bpm=tempo_bpm or seed.tempo_bpm or DEFAULT_TEMPO_BPM,
+                options=feel,
+                generator=torch.Generator().manual_seed(seed_value + rank),
+            )
+            for rank, g in enumerate(ranked)
+        ]
         timing["feel"] = _lap(clock)
     timing["total"] = sum(timing.values())
-    return Generation(
-        seed=seed,
-        continuation=Pattern.concat(continuations),
-        tuned=Pattern.concat(tuned) if tuned else None,
-        outcomes=outcomes,
-        seed_value=seed_value,
-        model_name=str(loaded.metadata.get("name", "continuation")),
-        method=method if tuned else "none",
-        timing_ms={name: 1000 * seconds for name, seconds in timing.items()},
-        performance=performance,
+    timing_ms = {name: 1000 * seconds for name, seconds in timing.items()}
+    return tuple(
+        replace(g, rank=rank, timing_ms=timing_ms, performance=played)
+        for rank, (g, played) in enumerate(zip(ranked, performances, strict=True), start=1)
+    )
+
+
+def _decoding(default: Decoding, temperature: float | None, top_p: float | None) -> Decoding:
+    """The model's own way of playing, with what the user set instead."""
+    if temperature is not None and not (math.isfinite(temperature) and 0 <= temperature <= 10):
+        raise JakiInputError(f"--temperature {temperature}: expected 0 (most likely bar) or more, up to 10")
+    if top_p is not None and not (math.isfinite(top_p) and 0 < top_p <= 1):
+        raise JakiInputError(f"--top-p {top_p}: expected more than 0 and at most 1")
+    return Decoding(
+        temperature=default.temperature if temperature is None else temperature,
+        top_p=default.top_p if top_p is None else top_p,
     )
 
 
@@ -406,6 +500,9 @@ def generation_document(generation: Generation, files: Mapping[str, Path] | None
         "continuation": pattern_document(generation.continuation),
         "tuned": pattern_document(generation.result),
         "method": generation.method,
+        "decoding": {"temperature": generation.decoding.temperature, "top_p": generation.decoding.top_p},
+        "rank": generation.rank,
+        "log_likelihood": round(generation.log_likelihood, 4),
         "targets": {
             outcome.feature: {
                 "level": outcome.request,
@@ -422,6 +519,18 @@ def generation_document(generation: Generation, files: Mapping[str, Path] | None
         "model": generation.model_name,
         "timing_ms": {name: round(value, 3) for name, value in generation.timing_ms.items()},
     }
+
+
+def variations_document(
+    generations: Sequence[Generation], files: Sequence[Mapping[str, Path]] | None = None, *, asked: int = 1
+) -> dict:
+    """What ``jaki generate --json`` prints for one call: the likeliest generation's document and, when ``asked``
+    for several variations, every distinct one's under ``variations`` (most likely first)."""
+    documents = [
+        generation_document(generation, written)
+        for generation, written in zip(generations, files or [None] * len(generations), strict=True)
+    ]
+    return documents[0] if asked == 1 else {**documents[0], "variations": documents}
 
 
 # --- files --------------------------------------------------------------------------------------------------------

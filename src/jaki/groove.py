@@ -363,10 +363,10 @@ SHIPPED_GROOVE = "assets/groove"  # inside the jaki package
 
 def save_groove(model: GrooveModel, directory: Path, *, metadata: dict, overwrite: bool = False) -> None:
     """Write the model folder: its config under ``groove``, training and evaluation figures beside it."""
-    from jaki.weights import save_module
+    from jaki.weights import CONFIG_FILE, WEIGHTS_FILE, save_folder
 
     document = {"format_version": GROOVE_FORMAT_VERSION, "groove": asdict(model.config), **metadata}
-    save_module(model, directory, document, overwrite=overwrite)
+    save_folder(model, document, directory, weights_file=WEIGHTS_FILE, config_file=CONFIG_FILE, overwrite=overwrite)
 
 
 def load_groove(directory: Path | str | None = None) -> GrooveModel:

@@ -2,8 +2,9 @@
 
 Reading (:func:`read_drum_midi`): the tracks of a type-0/1 file are merged in absolute ticks; the drums are the
 notes on channel 10 (index 9) — or, in a file with no channel-10 notes at all, every note (drum loops exported on
-another channel, like GrooveToolbox's test files). A ``note_on`` with velocity 0 is a note-off; only onsets
-matter. The file's own time-signature map cuts it into bars and its tempo map turns ticks into milliseconds. A 4/4
+another channel, like GrooveToolbox's test files), unless a program change says a channel plays a melodic instrument
+(then the file is refused with a hint to name the drum channel: ``channel=``, ``--channel N``). A ``note_on`` with
+velocity 0 is a note-off; only onsets matter. The file's own time-signature map cuts it into bars and its tempo map turns ticks into milliseconds. A 4/4
 bar is quantised in ticks to its 16 sixteenth-note steps (each onset to the nearest step; an onset within half a
 sixteenth before the next bar line is step 0 of the next bar), each note goes through the drum map to one of the
 10 kit parts (several hits in one cell: the loudest wins, with its offset), and :func:`jaki.kit.fold_to_pattern`
@@ -42,6 +43,7 @@ DEFAULT_TEMPO_US: int = 500_000  # 120 bpm, the MIDI default when a file has no 
 DEFAULT_METER: tuple[int, int] = (4, 4)  # the MIDI default when a file has no time_signature
 STEPS_PER_BEAT: int = STEPS_PER_BAR // 4  # sixteenths per quarter note
 MAX_FILE_BYTES: int = 64 * 1024 * 1024  # a drum MIDI file is kilobytes; refuse to load gigabytes by mistake
+TEMPO_DECIMALS: int = 2  # a bar's tempo is read to 1/100 bpm
 MAX_BARS: int = 10_000  # over 5 hours of 4/4 at 120 bpm: more is a corrupt delta time, not a drum loop
 
 # Everything mido's parser raises on a damaged file (KeyError for unknown key signatures, mido#105).
@@ -118,23 +120,30 @@ class _Bars:
 # --- reading ------------------------------------------------------------------------------------------------
 
 
-def read_drum_midi(path: str | Path, drum_map: Mapping[int, str] | None = None) -> DrumMidi:
+def read_drum_midi(
+    path: str | Path, drum_map: Mapping[int, str] | None = None, *, channel: int | None = None
+) -> DrumMidi:
     """Read a drum MIDI file into 4/4 bars of :class:`Pattern` (with velocities and offsets in ms).
 
     ``drum_map`` maps note numbers to kit parts (:data:`jaki.kit.KIT_PARTS`); ``None`` = the Roland TD-11 map,
-    a superset of General MIDI. Raises :class:`JakiInputError` for a missing, unreadable, empty, non-MIDI or
-    corrupt file, a file without drum notes, or one without a 4/4 bar.
+    a superset of General MIDI. ``channel`` (1–16) reads that channel's notes as the drums instead of channel 10.
+    Raises :class:`JakiInputError` for a missing, unreadable, empty, non-MIDI or corrupt file, a file without drum
+    notes, one whose only notes belong to a melodic instrument, or one without a 4/4 bar.
     """
     path = Path(path)
-    return read_drum_midi_data(_read_file(path), path, drum_map)
+    return read_drum_midi_data(_read_file(path), path, drum_map, channel=channel)
 
 
-def read_drum_midi_data(data: bytes, name: str | Path, drum_map: Mapping[int, str] | None = None) -> DrumMidi:
+def read_drum_midi_data(
+    data: bytes, name: str | Path, drum_map: Mapping[int, str] | None = None, *, channel: int | None = None
+) -> DrumMidi:
     """:func:`read_drum_midi` on a file's bytes (an upload to the studio): ``name`` only labels the messages."""
+    if channel is not None and not 1 <= channel <= 16:
+        raise JakiInputError(f"--channel {channel}: expected a MIDI channel 1..16")
     path = Path(name)
     kit_index = _kit_index_table(TD11_DRUM_MAP if drum_map is None else drum_map)
     midi = _parse(data, path)
-    onsets, tempo_map, meter_changes = _collect_events(path, midi)
+    onsets, tempo_map, meter_changes = _collect_events(path, midi, None if channel is None else channel - 1)
     unmapped = Counter(int(n) for n in onsets.notes[kit_index[onsets.notes] < 0])
     mapped = kit_index[onsets.notes] >= 0
     if not mapped.any():
@@ -164,7 +173,8 @@ def read_drum_midi_data(data: bytes, name: str | Path, drum_map: Mapping[int, st
         kit_velocities[indices].reshape(-1, len(KIT_PARTS)), kit_offsets[indices].reshape(-1, len(KIT_PARTS))
     )
     bar_seconds = tempo_map.to_seconds(bars.starts + bars.lengths) - tempo_map.to_seconds(bars.starts)
-    tempo_bpm = 60.0 * (bars.lengths / midi.ticks_per_beat) / bar_seconds
+    # Rounded: MIDI stores whole microseconds per quarter note, so a file written at 95 bpm reads 94.99998.
+    tempo_bpm = np.round(60.0 * (bars.lengths / midi.ticks_per_beat) / bar_seconds, TEMPO_DECIMALS)
     read_bars = tuple(MidiBar(int(index), folded.bar(i), float(tempo_bpm[index])) for i, index in enumerate(indices))
     skipped = tuple(
         SkippedBar(int(i), _skip_reason(bars, int(i), midi.ticks_per_beat)) for i in np.flatnonzero(~four_four)
@@ -219,17 +229,22 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _collect_events(path: Path, midi: mido.MidiFile) -> tuple[_Onsets, _TempoMap, list[tuple[int, int, int]]]:
+def _collect_events(
+    path: Path, midi: mido.MidiFile, channel: int | None
+) -> tuple[_Onsets, _TempoMap, list[tuple[int, int, int]]]:
     """Merge all tracks in absolute ticks: drum onsets, the tempo map and the meter changes."""
     ticks, channels, notes, velocities = [], [], [], []
     tempos: list[tuple[int, int]] = []
     meters: list[tuple[int, int, int]] = []
+    programs: dict[int, tuple[int, str]] = {}  # channel → (program, track name): a melodic instrument chosen
     for track in midi.tracks:
         tick = 0
         for message in track:
             tick += message.time
             kind = message.type
-            if kind == "note_on":
+            if kind == "program_change":
+                programs.setdefault(message.channel, (message.program, track.name))
+            elif kind == "note_on":
                 if message.velocity:
                     ticks.append(tick)
                     channels.append(message.channel)
@@ -242,12 +257,24 @@ def _collect_events(path: Path, midi: mido.MidiFile) -> tuple[_Onsets, _TempoMap
     if not ticks:
         raise JakiInputError(f"{path}: no drum notes (the file has no notes at all)")
     channel_array = np.array(channels)
-    drums = channel_array == DRUM_CHANNEL
-    source = f"channel {DRUM_CHANNEL + 1}"
-    if not drums.any():  # a file of drum notes on another channel: take every note
+    wanted = DRUM_CHANNEL if channel is None else channel
+    drums = channel_array == wanted
+    source = f"channel {wanted + 1}"
+    if channel is not None and not drums.any():
+        played = ", ".join(str(c + 1) for c in np.unique(channel_array))
+        raise JakiInputError(f"{path}: no notes on channel {channel + 1} (notes are on channel {played})")
+    if not drums.any():  # drum notes exported on another channel: take every note, unless an instrument is chosen
+        used = [int(c) for c in np.unique(channel_array)]
+        melodic = [c for c in used if c in programs]
+        if melodic:
+            program, name = programs[melodic[0]]
+            raise JakiInputError(
+                f"{path}: no notes on drum channel {DRUM_CHANNEL + 1}, and channel {melodic[0] + 1} plays a melodic "
+                f"instrument (program {program}{f', track {name!r}' if name else ''}); if its notes are drums, "
+                f"read them with --channel {melodic[0] + 1}"
+            )
         drums[:] = True
-        others = ", ".join(str(channel + 1) for channel in np.unique(channel_array))
-        source = f"channel {others} and none on channel {DRUM_CHANNEL + 1}"
+        source = f"channel {', '.join(str(c + 1) for c in used)} and none on channel {DRUM_CHANNEL + 1}"
     onsets = _Onsets(
         np.array(ticks, dtype=np.int64)[drums],
         np.array(notes, dtype=np.int64)[drums],

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jaki.conditions import CONDITION_SIZES, codes_for
+from jaki.decoding import Decoding
 from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
 
 ARCHITECTURES = ("lstm", "orig")
@@ -47,6 +49,9 @@ class ModelConfig:
     feed_bar1: bool = True  # lstm: the decoder also sees bar 1's category and encoder output at the same step
     copy_gate: bool = True  # lstm: a learned, state-dependent bonus on the logit of bar 1's category at the step
     dropout: float = 0.5  # lstm: dropout on the embeddings and the decoder's outputs
+    # lstm: what bar 2 is asked to be besides "a continuation of bar 1" (``jaki.conditions``): one embedding per
+    # condition, summed and fed to the decoder at every step. () = unconditioned, as models before them.
+    conditions: tuple[str, ...] = ()
     orig_encoder: tuple[int, int] = (250, 100)  # orig: units of its two encoder LSTMs
     orig_decoder: int = 16  # orig: units of its decoder LSTM
     orig_dropout: float = 0.2  # orig: dropout on the second encoder LSTM's input (the original's 0.2)
@@ -55,6 +60,12 @@ class ModelConfig:
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         self.orig_encoder = tuple(self.orig_encoder)
+        self.conditions = tuple(self.conditions)
+        unknown = [name for name in self.conditions if name not in CONDITION_SIZES]
+        if unknown:
+            raise ValueError(f"unknown condition(s) {unknown}; known: {sorted(CONDITION_SIZES)}")
+        if self.conditions and self.arch != "lstm":
+            raise ValueError("only the lstm architecture takes conditions")
 
 
 class ContinuationModel(nn.Module):
@@ -84,7 +95,13 @@ class ContinuationModel(nn.Module):
         # The encoder's final (h, c) of all directions → the decoder's initial state.
         self.bridge_h = nn.Linear(encoder_width, config.hidden)
         self.bridge_c = nn.Linear(encoder_width, config.hidden)
-        decoder_input = config.embed_dim + (config.embed_dim + encoder_width if config.feed_bar1 else 0)
+        self.condition_embeddings = nn.ModuleList(
+            nn.Embedding(CONDITION_SIZES[name], config.embed_dim) for name in config.conditions
+        )
+        condition_width = config.embed_dim if config.conditions else 0
+        decoder_input = (
+            condition_width + config.embed_dim + (config.embed_dim + encoder_width if config.feed_bar1 else 0)
+        )
         self.decoder = nn.LSTM(decoder_input, config.hidden, batch_first=True)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, N_CATEGORIES)
@@ -104,15 +121,39 @@ class ContinuationModel(nn.Module):
         return self.config.arch == "lstm"
 
     # --- the lstm architecture -------------------------------------------------------------------------------
-    def _encode(self, bar1: torch.Tensor) -> Encoding:
-        """bar1 (B, 16) → per-step context for the decoder (B, 16, C) and its initial state, each (1, B, H)."""
+    def _encode(self, bar1: torch.Tensor, conditions: torch.Tensor | None = None) -> Encoding:
+        """bar1 (B, 16) and its conditions (B, n) → per-step context for the decoder (B, 16, C) and its initial
+        state, each (1, B, H). The conditions ride in the context, so a reused encoding carries them too."""
         embedded = self.dropout(self.bar1_embedding(bar1))  # (B, 16, E)
         outputs, (h, c) = self.encoder(embedded)  # outputs (B, 16, dirs*H); h, c (dirs, B, H)
         batch = bar1.shape[0]
         h = torch.tanh(self.bridge_h(h.transpose(0, 1).reshape(batch, -1))).unsqueeze(0)
         c = self.bridge_c(c.transpose(0, 1).reshape(batch, -1)).unsqueeze(0)
-        context = torch.cat([embedded, outputs], dim=-1) if self.config.feed_bar1 else embedded[:, :, :0]
+        pieces = [embedded, outputs] if self.config.feed_bar1 else []
+        if self.config.conditions:
+            codes = self._conditions(conditions, batch)
+            summed = sum(table(codes[:, i]) for i, table in enumerate(self.condition_embeddings))
+            pieces.append(summed.unsqueeze(1).expand(-1, bar1.shape[1], -1))
+        context = torch.cat(pieces, dim=-1) if pieces else embedded[:, :, :0]
         return context, (h, c)
+
+    def _conditions(self, conditions: torch.Tensor | np.ndarray | None, batch: int) -> torch.Tensor:
+        """(B, n) condition codes, checked; ``None`` = the plain case (``jaki.conditions.codes_for``'s defaults)."""
+        n = len(self.config.conditions)
+        if conditions is None:
+            plain = torch.as_tensor(codes_for(self.config.conditions), device=self.logit_offset.device)
+            return plain.expand(batch, -1)
+        codes = torch.as_tensor(conditions, dtype=torch.long, device=self.logit_offset.device)
+        if codes.ndim == 1:
+            codes = codes.unsqueeze(0)
+        if codes.shape[1] != n or codes.shape[0] not in (1, batch):
+            raise ValueError(
+                f"expected ({batch}, {n}) condition codes {self.config.conditions}, got {tuple(codes.shape)}"
+            )
+        sizes = torch.tensor([CONDITION_SIZES[name] for name in self.config.conditions], device=codes.device)
+        if codes.numel() and bool(((codes < 0) | (codes >= sizes)).any()):
+            raise ValueError(f"condition codes out of range for {self.config.conditions}")
+        return codes.expand(batch, -1)
 
     def _decode(
         self,
@@ -151,11 +192,12 @@ class ContinuationModel(nn.Module):
         self.logit_offset.copy_(-strength * torch.log(frequencies / frequencies.sum()))
 
     # --- the shared doors ------------------------------------------------------------------------------------
-    def forward(self, bar1: torch.Tensor, bar2: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits (B, 16, 32): step t's distribution given bar 1 and bar 2's steps before t."""
+    def forward(self, bar1: torch.Tensor, bar2: torch.Tensor, conditions: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced logits (B, 16, 32): step t's distribution given bar 1, the conditions and bar 2's steps
+        before t."""
         if not self.autoregressive:
             return self._orig_logits(bar1)
-        return self._teacher_forced(bar1, bar2, *self._encode(bar1))
+        return self._teacher_forced(bar1, bar2, *self._encode(bar1, conditions))
 
     def _teacher_forced(
         self, bar1: torch.Tensor, bar2: torch.Tensor, context: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
@@ -166,7 +208,12 @@ class ContinuationModel(nn.Module):
         return logits
 
     @torch.no_grad()
-    def log_likelihood(self, bar1: torch.Tensor | np.ndarray, bar2: torch.Tensor | np.ndarray) -> torch.Tensor:
+    def log_likelihood(
+        self,
+        bar1: torch.Tensor | np.ndarray,
+        bar2: torch.Tensor | np.ndarray,
+        conditions: torch.Tensor | np.ndarray | None = None,
+    ) -> torch.Tensor:
         """log p(bar2 | bar1) in nats, (B,): the exact sum of the teacher-forced per-step log-probabilities.
 
         One batched call scores many candidates at once; a (1, 16) bar 1 is encoded once and broadcast to every
@@ -175,18 +222,24 @@ class ContinuationModel(nn.Module):
         25 ms for 256 — batch the candidates rather than calling once per candidate.
         """
         bar2 = _as_categories(bar2)
-        return self.step_log_probs(bar1, bar2).gather(-1, bar2.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+        log_probs = self.step_log_probs(bar1, bar2, conditions=conditions)
+        return log_probs.gather(-1, bar2.unsqueeze(-1)).squeeze(-1).sum(dim=1)
 
     @torch.no_grad()
-    def encode(self, bar1: torch.Tensor | np.ndarray) -> Encoding:
-        """What the lstm decoder needs of bar 1 (per-step context, initial state), to reuse across calls."""
+    def encode(self, bar1: torch.Tensor | np.ndarray, conditions: torch.Tensor | np.ndarray | None = None) -> Encoding:
+        """What the lstm decoder needs of bar 1 and the conditions (per-step context, initial state), to reuse."""
         if not self.autoregressive:
             raise ValueError("only the lstm architecture has an encoding to reuse")
-        return self._encode(_as_categories(bar1))
+        bar1 = _as_categories(bar1)
+        return self._encode(bar1, conditions)
 
     @torch.no_grad()
     def step_log_probs(
-        self, bar1: torch.Tensor | np.ndarray, bar2: torch.Tensor | np.ndarray, encoding: Encoding | None = None
+        self,
+        bar1: torch.Tensor | np.ndarray,
+        bar2: torch.Tensor | np.ndarray,
+        encoding: Encoding | None = None,
+        conditions: torch.Tensor | np.ndarray | None = None,
     ) -> torch.Tensor:
         """Teacher-forced log-probabilities of every category at every step, (B, 16, 32).
 
@@ -200,11 +253,32 @@ class ContinuationModel(nn.Module):
         if not self.autoregressive:
             logits = self._orig_logits(bar1).expand(batch, -1, -1)
         else:
-            context, (h, c) = encoding if encoding is not None else self._encode(bar1)
+            if encoding is None:
+                encoding = self._encode(bar1, conditions)
+            context, (h, c) = encoding
             context = context.expand(batch, -1, -1)
             state = (h.expand(-1, batch, -1).contiguous(), c.expand(-1, batch, -1).contiguous())
             logits = self._teacher_forced(bar1.expand(batch, -1), bar2, context, state)
         return F.log_softmax(logits, dim=-1)
+
+    @torch.no_grad()
+    def play(
+        self,
+        bar1: torch.Tensor | np.ndarray,
+        decoding: Decoding,
+        *,
+        generator: torch.Generator | None = None,
+        conditions: torch.Tensor | np.ndarray | None = None,
+    ) -> torch.Tensor:
+        """A bar 2 (B, 16) for each bar 1, the way ``decoding`` says."""
+        return self.generate(
+            bar1,
+            temperature=decoding.temperature or 1.0,
+            top_p=decoding.top_p,
+            greedy=decoding.greedy,
+            generator=generator,
+            conditions=conditions,
+        )
 
     @torch.no_grad()
     def generate(
@@ -212,32 +286,41 @@ class ContinuationModel(nn.Module):
         bar1: torch.Tensor | np.ndarray,
         *,
         temperature: float = 1.0,
+        top_p: float = 1.0,
         greedy: bool = False,
         generator: torch.Generator | None = None,
+        conditions: torch.Tensor | np.ndarray | None = None,
     ) -> torch.Tensor:
-        """A bar 2 (B, 16) for each bar 1: argmax step by step (``greedy``) or sampled at ``temperature``."""
+        """A bar 2 (B, 16) for each bar 1: argmax step by step (``greedy``) or sampled at ``temperature`` from the
+        smallest set of categories holding ``top_p`` of the probability (nucleus sampling: the long tail of
+        one-in-a-hundred hits is what makes a sampled bar sound random)."""
         if not greedy and temperature <= 0:
             raise ValueError(f"temperature must be > 0 when sampling, got {temperature}")
         bar1 = _as_categories(bar1)
         if not self.autoregressive:
-            return self._pick(self._orig_logits(bar1), temperature, greedy, generator)
-        context, state = self._encode(bar1)
+            return self._pick(self._orig_logits(bar1), temperature, top_p, greedy, generator)
+        context, state = self._encode(bar1, conditions)
         previous = torch.full_like(bar1[:, :1], self.start_token)  # (B, 1)
         steps = []
         for t in range(bar1.shape[1]):
             logits, state = self._decode(previous, bar1[:, t : t + 1], context[:, t : t + 1], state)  # (B, 1, 32)
-            previous = self._pick(logits, temperature, greedy, generator)
+            previous = self._pick(logits, temperature, top_p, greedy, generator)
             steps.append(previous)
         return torch.cat(steps, dim=1)
 
     @staticmethod
     def _pick(
-        logits: torch.Tensor, temperature: float, greedy: bool, generator: torch.Generator | None
+        logits: torch.Tensor, temperature: float, top_p: float, greedy: bool, generator: torch.Generator | None
     ) -> torch.Tensor:
         """(B, T, 32) logits → (B, T) categories."""
         if greedy:
             return logits.argmax(dim=-1)
         probs = F.softmax(logits / temperature, dim=-1)
+        if top_p < 1.0:
+            # Keep each category whose more-likely predecessors hold less than top_p (the top one always).
+            ranked, order = probs.sort(dim=-1, descending=True)
+            outside = ranked.cumsum(dim=-1) - ranked >= top_p
+            probs = probs.scatter(-1, order, ranked.masked_fill(outside, 0.0))
         flat = torch.multinomial(probs.reshape(-1, N_CATEGORIES), 1, generator=generator)
         return flat.reshape(logits.shape[:-1])
 

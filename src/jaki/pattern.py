@@ -50,6 +50,8 @@ _MASK_TO_CATEGORY[CATEGORY_PARTS.astype(np.int64) @ _BIT_WEIGHTS] = np.arange(N_
 _MASK_TO_CATEGORY.setflags(write=False)
 
 HIT, REST_CHAR = "x", "."
+# What people type in a grid: x, X or o for a hit, . or - for a rest (written back as x and .).
+HIT_CHARS, REST_CHARS = "xXo", ".-"
 
 
 def category_index(label: str) -> int:
@@ -135,7 +137,7 @@ class Pattern:
         """Parse the text grid people read and type (see :meth:`to_grid`).
 
         One row per part, named by its part name, in any order; each row holds one or more bars of exactly 16
-        characters (``x`` hit, ``.`` rest) separated by ``|`` or spaces. Blank lines are ignored. Errors name the
+        characters (``x``, ``X`` or ``o`` a hit, ``.`` or ``-`` a rest) separated by ``|`` or spaces. Blank lines are ignored. Errors name the
         row and the 1-based column at fault.
         """
         rows: dict[str, np.ndarray] = {}
@@ -275,13 +277,16 @@ def _parse_grid_row(name: str, cells: str, first_column: int) -> np.ndarray:
                 )
             in_bar = 0
             continue
-        if char not in (HIT, REST_CHAR):
-            raise JakiInputError(f"grid row {name!r}, column {column}: expected 'x' or '.', got {char!r}")
+        if char not in HIT_CHARS + REST_CHARS:
+            raise JakiInputError(
+                f"grid row {name!r}, column {column}: expected a hit ({', '.join(HIT_CHARS)}) or a rest "
+                f"({', '.join(REST_CHARS)}), got {char!r}"
+            )
         if in_bar == STEPS_PER_BAR:
             raise JakiInputError(
                 f"grid row {name!r}, column {column}: bar longer than {STEPS_PER_BAR} steps (separate bars with '|' or a space)"
             )
-        steps.append(char == HIT)
+        steps.append(char in HIT_CHARS)
         in_bar += 1
     if not steps:
         raise JakiInputError(f"grid row {name!r}: no steps")

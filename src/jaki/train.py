@@ -88,7 +88,13 @@ def category_frequencies(bar2: np.ndarray) -> np.ndarray:
     return counts / counts.sum()
 
 
-def mean_step_loss(model: ContinuationModel, bar1: torch.Tensor, bar2: torch.Tensor, batch_size: int = 1024) -> float:
+def mean_step_loss(
+    model: ContinuationModel,
+    bar1: torch.Tensor,
+    bar2: torch.Tensor,
+    codes: torch.Tensor | None = None,
+    batch_size: int = 1024,
+) -> float:
     """Mean teacher-forced cross-entropy per step (nats) over a whole split, in eval mode."""
     was_training = model.training
     model.eval()
@@ -96,7 +102,7 @@ def mean_step_loss(model: ContinuationModel, bar1: torch.Tensor, bar2: torch.Ten
     with torch.no_grad():
         for start in range(0, len(bar1), batch_size):
             b1, b2 = bar1[start : start + batch_size], bar2[start : start + batch_size]
-            logits = model(b1, b2)
+            logits = model(b1, b2, None if codes is None else codes[start : start + batch_size])
             total += F.cross_entropy(logits.reshape(-1, N_CATEGORIES), b2.reshape(-1), reduction="sum").item()
     model.train(was_training)
     return total / bar2.numel()
@@ -110,14 +116,22 @@ def train(
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
     progress: Callable[[EpochStats], None] | None = None,
+    *,
+    codes: np.ndarray | None = None,
+    val_codes: np.ndarray | None = None,
 ) -> TrainResult:
-    """Fit a ContinuationModel to (N, 16) bar-1 → bar-2 category arrays, stopping early on validation loss."""
+    """Fit a ContinuationModel to (N, 16) bar-1 → bar-2 category arrays, stopping early on validation loss.
+
+    ``codes`` / ``val_codes``: (N, k) condition codes of each loop, for a model with ``conditions``
+    (``jaki.conditions.training_examples`` assembles all three arrays from a dataset).
+    """
     model_config = model_config or ModelConfig()
     config = train_config or TrainConfig()
     device = torch.device(config.device)
     x1, x2, v1, v2 = (torch.as_tensor(a, dtype=torch.long, device=device) for a in (bar1, bar2, val_bar1, val_bar2))
     if len(x1) == 0 or len(v1) == 0:
         raise ValueError("training and validation sets must both hold at least one loop")
+    c1, cv = (None if a is None else torch.as_tensor(a, dtype=torch.long, device=device) for a in (codes, val_codes))
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         # Initialisation and dropout have no generator argument: seed the (forked, restored on exit) global one.
@@ -137,7 +151,7 @@ def train(
             epoch_loss, batches = 0.0, 0
             for first in range(0, len(order), config.batch_size):
                 batch = order[first : first + config.batch_size]
-                logits = model(x1[batch], x2[batch])  # (B, 16, 32)
+                logits = model(x1[batch], x2[batch], None if c1 is None else c1[batch])  # (B, 16, 32)
                 loss = F.cross_entropy(logits.reshape(-1, N_CATEGORIES), x2[batch].reshape(-1))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -148,7 +162,7 @@ def train(
                 batches += 1
 
             # --- evaluate, keep the best weights
-            val_loss = mean_step_loss(model, v1, v2)
+            val_loss = mean_step_loss(model, v1, v2, cv)
             improved = val_loss < result.best_val_loss
             if improved:
                 result.best_val_loss, result.best_epoch = val_loss, epoch
@@ -169,7 +183,7 @@ def train(
 
     model.load_state_dict(best_state)
     model.set_logit_adjustment(category_frequencies(bar2), config.logit_adjustment)
-    result.adjusted_val_loss = mean_step_loss(model, v1, v2)
+    result.adjusted_val_loss = mean_step_loss(model, v1, v2, cv)
     model.to("cpu").eval()
     result.seconds = time.perf_counter() - start_time
     return result

@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
+from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands, bands_from_json
 from jaki.io import atomic_write, check_output_folder
@@ -44,6 +45,7 @@ class LoadedModel:
     model: ContinuationModel
     config: ModelConfig
     metadata: dict
+    decoding: Decoding = MOST_LIKELY  # how it plays by default: config.json's "decoding" (none: the most likely bar)
 
     @property
     def bands(self) -> FeatureBands:
@@ -67,20 +69,22 @@ def save_model(model: ContinuationModel, directory: Path, *, metadata: dict, ove
         "category_labels": list(CATEGORY_LABELS),
         **metadata,
     }
-    save_module(model, directory, document, overwrite=overwrite)
+    save_folder(model, document, directory, weights_file=WEIGHTS_FILE, config_file=CONFIG_FILE, overwrite=overwrite)
 
 
-def save_module(module: nn.Module, directory: Path, document: dict, *, overwrite: bool = False) -> None:
-    """The one writer of a saved folder: ``module``'s tensors as safetensors and ``document`` as its config.json
-    (the groove model is saved through it too)."""
+def save_folder(
+    module: nn.Module, document: dict, directory: Path, *, weights_file: str, config_file: str, overwrite: bool
+) -> None:
+    """The one writer of saved folders (the model's, the agent's): the module's tensors as safetensors and
+    ``document`` as JSON, both checked before the first is written, each written atomically."""
     directory = Path(directory)
-    check_output_folder(directory, (WEIGHTS_FILE, CONFIG_FILE), overwrite=overwrite)
+    check_output_folder(directory, (weights_file, config_file), overwrite=overwrite)
     directory.mkdir(exist_ok=True)
     tensors = {name: tensor.detach().contiguous() for name, tensor in module.state_dict().items()}
     # save() gives bytes, so the file keeps the permissions atomic_write gave it (save_file makes it owner-only).
-    atomic_write(directory / WEIGHTS_FILE, lambda path: path.write_bytes(save(tensors)), overwrite=overwrite)
+    atomic_write(directory / weights_file, lambda path: path.write_bytes(save(tensors)), overwrite=overwrite)
     atomic_write(
-        directory / CONFIG_FILE,
+        directory / config_file,
         lambda path: path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8"),
         overwrite=overwrite,
     )
@@ -111,8 +115,11 @@ def _load(directory: Path) -> LoadedModel:
     if document.get("category_labels") != list(CATEGORY_LABELS):
         raise JakiInputError(f"{config_path}: category_labels differ from this jaki's category order")
     config = config_dataclass(ModelConfig, document.get("model"), config_path, key="model", what="model config")
+    decoding = MOST_LIKELY
+    if "decoding" in document:
+        decoding = config_dataclass(Decoding, document["decoding"], config_path, key="decoding", what="decoding")
     model = load_weights(lambda: ContinuationModel(config), config_path, weights_path, what="model config")
-    return LoadedModel(model=model, config=config, metadata=document)
+    return LoadedModel(model=model, config=config, metadata=document, decoding=decoding)
 
 
 # --- reading a saved folder (config JSON + safetensors); the tuning agent's loader uses these too ----------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from jaki.cli.main import app
@@ -39,12 +40,30 @@ def test_train_then_evaluate_the_tuner(tmp_path: Path, tiny_model_dir: Path) -> 
 
     evaluate = ["evaluate-tuner", "--model", str(tiny_model_dir), "--data", str(data), "--agent", str(out)]
     evaluate += ["--ablation", str(out), "--seeds", "2", "--combos", "1", "--slow-cases", "4", "--refine-cases", "1"]
+    programmed = tmp_path / "programmed.json"
+    rows = {"kick": "x.......x.......", "snare": "....x.......x...", "closed": "x.x.x.x.x.x.x.x.", "open": "." * 16}
+    programmed.write_text(json.dumps({"patterns": [{"bars": [{**rows, "toms": "." * 16}]}] * 2}))
+    evaluate += ["--judge", str(tiny_model_dir), "--programmed", str(programmed)]
     result = runner.invoke(app, [*evaluate, "--refine-steps", "2", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["cases"] == 2 * 4 and report["refine_cases"] == 1
+    assert report["cases"] == 2 * 4 and report["refine_cases"] == 1 and report["seed_set"] == "GMD test"
     methods = {row["method"] for row in report["rows"]}
     assert {"none", "random", "greedy", "agent", "refine", "ablation"} <= methods
+    # The same model as judge: both columns agree; the two identical programmed bars are one seed.
+    assert all(row["judge_log_likelihood"] == pytest.approx(row["mean_log_likelihood"]) for row in report["rows"])
+    assert report["programmed"]["seeds"] == 1
+    kept = {
+        row["method"]: row["kick_one_kept"]
+        for row in report["programmed"]["rows"]
+        if row["requested_features"] == "all"
+    }
+    assert kept["agent"] >= kept["none"]  # tuning never drops the untuned bar's kick on beat 1
+    assert len(report["real_anchor_rates"]) == 2
+
+    programmed.write_text("{}")
+    bad = runner.invoke(app, [*evaluate, "--json"])
+    assert bad.exit_code == 2 and "not a programmed-pattern file" in bad.output
 
 
 def test_bad_combos_is_an_input_error(tmp_path: Path, tiny_model_dir: Path) -> None:

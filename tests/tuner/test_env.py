@@ -6,8 +6,8 @@ from gymnasium.utils.env_checker import check_env
 
 from jaki.features import tuner_feature_values
 from jaki.pattern import N_CATEGORIES, REST, STEPS_PER_BAR
-from jaki.tuner.env import N_ACTIONS, STOP, TunerEnv, TuningProblem, action_mask, candidate_values
-from jaki.tuner.reward import RewardConfig
+from jaki.tuner.env import TunerEnv
+from jaki.tuner.problem import N_ACTIONS, STOP, EditRules, RewardConfig, TuningProblem, candidate_values
 from jaki.tuner.targets import Targets, target_arrays
 
 
@@ -39,9 +39,10 @@ def test_candidate_values_equal_recomputing_every_edit():
             np.testing.assert_array_equal(fast[:, step, category], tuner_feature_values(edited))
 
 
-def test_mask_rules_out_exactly_the_no_op_edits(pattern_a):
+def test_mask_rules_out_exactly_the_no_op_edits(scorer, bands, pattern_a):
     bar = pattern_a.categories()[None]
-    mask = action_mask(bar)
+    problem = TuningProblem(scorer, bands, RewardConfig(), rules=EditRules(max_hands=4, keep_anchors=False))
+    mask = problem.action_mask(problem.start(bar, bar, target_arrays(Targets(drum_density="low"), bands)))
     assert mask.shape == (1, N_ACTIONS) and mask[0, STOP]
     no_ops = np.flatnonzero(~mask[0])
     assert no_ops.tolist() == [t * N_CATEGORIES + c for t, c in enumerate(bar[0])]
@@ -68,7 +69,7 @@ def test_stop_terminates_and_the_edit_budget_truncates(env):
 
 
 def test_return_depends_on_where_the_episode_ends_not_on_the_route(scorer, bands, pattern_a):
-    """Two routes to the same bar earn the same return, but for the fee of the extra edits."""
+    """Two routes to the same bar earn the same return: the fee counts edited steps, not actions."""
     config = RewardConfig(closeness=0.2, edit_cost=0.05)
     problem = TuningProblem(scorer, bands, config, max_edits=8)
     targets = target_arrays(Targets(drum_density="high", syncopation="medium"), bands)
@@ -83,7 +84,9 @@ def test_return_depends_on_where_the_episode_ends_not_on_the_route(scorer, bands
     direct, bar_direct = run([1 * N_CATEGORIES + ks, 3 * N_CATEGORIES + ks])
     detour, bar_detour = run([3 * N_CATEGORIES + 0, 1 * N_CATEGORIES + ks, 3 * N_CATEGORIES + ks])
     assert np.array_equal(bar_direct, bar_detour)
-    assert detour == pytest.approx(direct - config.edit_cost)
+    assert detour == pytest.approx(direct)
+    back, bar_back = run([3 * N_CATEGORIES + 0, 3 * N_CATEGORIES + int(start[3])])  # there and back: nothing
+    assert np.array_equal(bar_back, start) and back == pytest.approx(0.0)
 
 
 def test_estimated_log_likelihood_is_exact_for_independent_steps(scorer, bands, pattern_a, pattern_b):

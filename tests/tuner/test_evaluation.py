@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from jaki.features import tuner_feature_values
+from jaki.pattern import CATEGORY_LABELS
 from jaki.tuner import DQNConfig, TuningAgent
-from jaki.tuner.agent import QNetwork
-from jaki.tuner.evaluation import evaluate_tuner, evaluation_cases
-from jaki.tuner.reward import RewardConfig, requests_met
-from jaki.tuner.tuning import RefineConfig
+from jaki.tuner.dqn import QNetwork
+from jaki.tuner.evaluation import anchor_rates, evaluate_tuner, evaluation_cases
+from jaki.tuner.methods import RefineConfig
+from jaki.tuner.problem import RewardConfig, requests_met
 
 
 @pytest.fixture
@@ -60,3 +61,15 @@ def test_one_table_for_every_method(scorer, bands, agent, pattern_a, pattern_b):
     agent_row = next(r for r in report.rows if r.method == "agent" and r.requested_features == "all")
     assert agent_row.request_success == 1.0 and agent_row.median_ms is not None
     assert report.forward_ms > 0 and report.cases == 24
+
+
+def test_anchor_rates_count_kept_kicks_on_one_and_backbeats():
+    k, s, r, ks = (CATEGORY_LABELS.index(label) for label in ("k", "s", "r", "ks"))
+    seed = np.full((3, 16), r)
+    seed[:, 0], seed[:, 4], seed[:, 12] = k, s, s
+    seed[2, 12] = r  # no backbeat in the third seed
+    bars = seed.copy()
+    bars[0, 0] = r  # the kick on one dropped
+    bars[1, 4] = ks  # the snare kept under a kick
+    assert anchor_rates(seed, bars) == (pytest.approx(2 / 3), 1.0)
+    assert anchor_rates(np.full((1, 16), r), np.full((1, 16), r)) == (None, None)

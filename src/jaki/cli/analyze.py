@@ -35,10 +35,13 @@ def analyze(
             show_default=False,
         ),
     ] = None,
+    channel: Annotated[
+        int | None, typer.Option(help="Read this MIDI channel (1-16) as the drums (default: channel 10).")
+    ] = None,
 ) -> None:
     """Show each 4/4 bar of a drum MIDI file as a grid with its tuner and GrooveToolbox features."""
     notes_to_parts = load_drum_map(drum_map) if drum_map is not None else None
-    drum_midi = read_drum_midi(path, notes_to_parts)
+    drum_midi = read_drum_midi(path, notes_to_parts, channel=channel)
     bars = [(bar, bar_features(bar)) for bar in drum_midi.bars]
     if json_output:
         typer.echo(json.dumps(analysis_json(drum_midi, bars), allow_nan=False))

@@ -18,16 +18,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from jaki.errors import JakiInputError
-from jaki.features import TUNER_FEATURES, FeatureBands
+from jaki.features import FEATURE_MEANINGS, FEATURE_RANGES, TUNER_FEATURES, FeatureBands
 from jaki.generate import (
     MAX_BARS,
+    MAX_VARIATIONS,
     Generation,
     Seed,
     TuningOptions,
     bar_features,
     check_method,
     check_seed_value,
-    generation_document,
+    generate_variations,
     open_note,
     output_paths,
     parse_target,
@@ -37,17 +38,23 @@ from jaki.generate import (
     seed_from_grid,
     seed_from_groove,
     seed_from_midi,
+    variations_document,
     write_generation,
 )
-from jaki.generate import (
-    generate as run_generation,
-)
 from jaki.io import check_output_folder
-from jaki.kit import load_drum_map
+from jaki.kit import BUILTIN_DRUM_MAPS, load_drum_map
 from jaki.pattern import PARTS
 
 if TYPE_CHECKING:
     from jaki.tuner import TrainProgress
+
+
+def _target_help(feature: str) -> str:
+    lo, hi = FEATURE_RANGES[feature]
+    return (
+        f"Target: {FEATURE_MEANINGS[feature]} ({lo:g}–{hi:g}). low|medium|high (or 0|1|2; the bands: "
+        "'jaki features') or a number; omit to skip."
+    )
 
 
 def generate(
@@ -61,23 +68,22 @@ def generate(
         int | None, typer.Option(help="With --seed-midi: the bar number (1 = first; default: first 4/4 bar with hits).")
     ] = None,
     drum_map: Annotated[
-        str | None, typer.Option(help="With --seed-midi: drum map gm, td11 or a .toml/.json file.")
+        str | None,
+        typer.Option(help=f"With --seed-midi: drum map {', '.join(BUILTIN_DRUM_MAPS)} or a .toml/.json file."),
+    ] = None,
+    channel: Annotated[
+        int | None, typer.Option(help="With --seed-midi: the drums' MIDI channel 1-16 (default: channel 10).")
     ] = None,
     from_data: Annotated[
         Path | None, typer.Option(help="Seed: bar 1 of a loop of a dataset built with 'jaki dataset build'.")
     ] = None,
     index: Annotated[int | None, typer.Option(help="With --from-data: the loop index (default: random).")] = None,
-    cymbal_density: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    drum_density: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    syncopation: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
-    ] = None,
-    repetition: Annotated[
-        str | None, typer.Option(help="low|medium|high (or 0|1|2) or a number; omit to skip.")
+    cymbal_density: Annotated[str | None, typer.Option(help=_target_help("cymbal_density"))] = None,
+    drum_density: Annotated[str | None, typer.Option(help=_target_help("drum_density"))] = None,
+    syncopation: Annotated[str | None, typer.Option(help=_target_help("syncopation"))] = None,
+    repetition: Annotated[str | None, typer.Option(help=_target_help("repetition"))] = None,
+    keep: Annotated[
+        str | None, typer.Option(help="Parts tuning never changes, comma-separated (kick,snare,closed,open,toms).")
     ] = None,
     interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Prompt for the four targets.")] = False,
     closeness: Annotated[
@@ -97,7 +103,32 @@ def generate(
     bars: Annotated[
         int, typer.Option(min=1, max=MAX_BARS, help="Continue this many bars, each from the one before.")
     ] = 1,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0: the model's most likely bar; above 0: sample.")] = 0.0,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=10.0, help="Sampling temperature (default: the model's own); 0 = its single most likely bar."
+        ),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(
+            "--top-p",
+            min=0.01,
+            max=1.0,
+            help="Sample from the likeliest categories holding this share (default: the model's).",
+        ),
+    ] = None,
+    fill: Annotated[
+        bool, typer.Option("--fill", help="Make the last bar a fill (with --bars 4: bar 4 of the phrase).")
+    ] = False,
+    variations: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_VARIATIONS,
+            help="Write this many distinct candidates, most likely first, each in a folder variation-N of --out.",
+        ),
+    ] = 1,
     tempo: Annotated[
         float | None, typer.Option(help="Tempo of the MIDI files in BPM (default: the seed's, else 100).")
     ] = None,
@@ -133,14 +164,14 @@ def generate(
     """Continue a one-bar seed and tune the continuation toward your targets; write MIDI files."""
     import torch  # here, not at the top: 'jaki grooves' and 'jaki --help' must not wait for it
 
-    from jaki.tuner import Targets
+    from jaki.tuner import Targets, keep_mask
     from jaki.weights import load_model
 
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
     seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
     rng = np.random.default_rng(seed_value)
     open_midi_note = open_note(open_as)
-    seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, from_data, index, rng)
+    seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)
     typed = {
         "cymbal_density": cymbal_density,
         "drum_density": drum_density,
@@ -149,41 +180,63 @@ def generate(
     }
     requests = {feature: parse_target(feature, text) for feature, text in typed.items() if text is not None}
     Targets(**requests)  # out-of-range numbers fail here, before any work
+    kept = tuple(part.strip() for part in (keep or "").split(",") if part.strip())
+    keep_mask(kept, 1)  # and unknown parts to keep
     loaded = load_model(model)
     if interactive or (not requests and not json_output and sys.stdin.isatty() and sys.stdout.isatty()):
         requests = _prompt_targets(loaded.bands)
     out_dir = out if out is not None else Path(f"jaki-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed_value}")
     tempo_bpm = resolve_tempo(tempo, seed_bar)
-    # Fail before any work when the folder already holds a file a generation can write.
-    every_output = output_paths(out_dir, wav=True, png=True).values()
-    check_output_folder(out_dir, [path.name for path in every_output], overwrite=force, create_parents=True)
+    # Fail before any work when a folder already holds a file a generation can write.
+    folders = [out_dir] if variations == 1 else [out_dir / f"variation-{n}" for n in range(1, variations + 1)]
+    for folder in folders:
+        every_output = output_paths(folder, wav=True, png=True).values()
+        check_output_folder(folder, [path.name for path in every_output], overwrite=force, create_parents=True)
 
     if quantize and humanize is not None:
         raise JakiInputError("--quantize and --humanize: give one of them (--quantize is --humanize 0)")
     tuning = TuningOptions(method=check_method(method), closeness=closeness, refine_seconds=refine, agent_dir=agent)
     with _refine_display(
-        active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars
+        active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars * variations
     ) as progress:
-        generation = run_generation(
+        generations = generate_variations(
             seed_bar,
             requests,
+            variations,
             n_bars=bars,
             temperature=temperature,
+            top_p=top_p,
+            fill=fill,
             seed_value=seed_value,
             model=loaded,
             tuning=tuning,
             progress=progress,
+            keep=kept,
             humanize=0.0 if quantize else (1.0 if humanize is None else humanize),
             swing=swing,
             tempo_bpm=tempo_bpm,
         )
-    files = write_generation(
-        generation, out_dir, tempo_bpm=tempo_bpm, open_note=open_midi_note, force=force, wav=wav, png=png
-    )
+    written = [
+        write_generation(
+            generation, folder, tempo_bpm=tempo_bpm, open_note=open_midi_note, force=force, wav=wav, png=png
+        )
+        for generation, folder in zip(generations, folders, strict=False)
+    ]
     if json_output:
-        typer.echo(json.dumps(generation_document(generation, files), indent=2, allow_nan=False))
-    else:
+        document = variations_document(generations, written, asked=variations)
+        typer.echo(json.dumps(document, indent=2, allow_nan=False))
+        return
+    for generation, files in zip(generations, written, strict=True):
+        if variations > 1:
+            Console().rule(
+                f"variation {generation.rank} of {len(generations)}  (log p {generation.log_likelihood:.2f})"
+            )
         _print_generation(generation, files, tempo_bpm)
+    if len(generations) < variations:
+        Console(stderr=True).print(
+            f"[yellow]only {len(generations)} distinct bar(s) of {variations} asked for "
+            f"({generations[0].decoding.describe()}; raise --temperature for more)[/yellow]"
+        )
 
 
 @contextmanager
@@ -231,6 +284,7 @@ def _choose_seed(
     midi: Path | None,
     bar: int | None,
     drum_map: str | None,
+    channel: int | None,
     data: Path | None,
     index: int | None,
     rng: np.random.Generator,
@@ -248,8 +302,8 @@ def _choose_seed(
     ]
     if len(given) > 1:
         raise JakiInputError(f"choose one seed: {' and '.join(given)} were both given")
-    if bar is not None and midi is None:
-        raise JakiInputError("--bar goes with --seed-midi")
+    if (bar is not None or channel is not None) and midi is None:
+        raise JakiInputError(f"{'--bar' if bar is not None else '--channel'} goes with --seed-midi")
     if index is not None and data is None:
         raise JakiInputError("--index goes with --from-data")
     if groove is not None:
@@ -265,7 +319,7 @@ def _choose_seed(
             ) from None
         return seed_from_grid(text, str(grid_file))
     if midi is not None:
-        return seed_from_midi(midi, bar, None if drum_map is None else dict(load_drum_map(drum_map)))
+        return seed_from_midi(midi, bar, None if drum_map is None else dict(load_drum_map(drum_map)), channel)
     if data is not None:
         return seed_from_dataset(data, index, rng)
     return random_groove(rng)
@@ -279,7 +333,7 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
     typer.echo("Targets (low / medium / high, 0 / 1 / 2, or a number; blank to skip):", err=True)
     requests: dict[str, str | float] = {}
     for feature in TUNER_FEATURES:
-        shown = "  ".join(f"{level} {_band_text(band)}" for level, band in bands[feature].items())
+        shown = "  ".join(f"{level} {band}" for level, band in bands[feature].items())
         while True:
             answer = typer.prompt(f"  {feature.replace('_', ' ')} [{shown}]", default="", show_default=False, err=True)
             try:
@@ -292,10 +346,6 @@ def _prompt_targets(bands: FeatureBands) -> dict[str, str | float]:
                 requests[feature] = value
             break
     return requests
-
-
-def _band_text(band) -> str:
-    return f"{band.lo:.3g}–{band.hi:.3g}" if band.lo != band.hi else f"{band.lo:.3g}"
 
 
 def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm: float) -> None:
@@ -321,7 +371,7 @@ def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm:
     for feature in TUNER_FEATURES:
         cells = [" ".join(_value_text(bar[feature]) for bar in values[title]) for title, _ in columns]
         outcome = outcomes.get(feature)
-        target = "—" if outcome is None else f"{outcome.request} {_band_text(outcome.band)}"
+        target = "—" if outcome is None else f"{outcome.request} {outcome.band}"
         met = "" if outcome is None else ("[green]yes[/green]" if outcome.met else "[red]no[/red]")
         features.add_row(feature.replace("_", " "), *cells, target, met)
     console.print(features)

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("jaki.cli.generate:generate", "Continue a one-bar seed, tune it toward your targets, write MIDI."),
     "grooves": ("jaki.cli.grooves:grooves", "List the built-in seed grooves."),
     "analyze": ("jaki.cli.analyze:analyze", "Show each bar of a drum MIDI file as a grid with its features."),
+    "features": ("jaki.cli.features:features", "What the four target features measure, and their bands."),
     "train": ("jaki.cli.model:train", "Train a continuation model on a dataset file."),
     "evaluate": ("jaki.cli.model:evaluate", "Score a continuation model against the baselines."),
     "train-tuner": ("jaki.cli.tuner:train_tuner", "Pretrain the Double-DQN tuning agent."),
@@ -51,7 +52,19 @@ def load_command(name: str) -> typer.core.click.Command:
         holder.command(name)(function_or_app)
     command = typer.main.get_command(holder).commands[name]
     command.short_help = summary
+    hide_flag_types(command)
     return command
+
+
+def hide_flag_types(command: typer.core.click.Command) -> None:
+    """Drop the ``<bool>`` that typer's help shows after a flag (which takes no value), in ``command`` and every
+    subcommand, its ``--help`` included."""
+    context = typer.Context(command)
+    for param in [*command.params, command.get_help_option(context)]:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for subcommand in getattr(command, "commands", {}).values():
+        hide_flag_types(subcommand)
 
 
 class JakiGroup(TyperGroup):
@@ -62,6 +75,7 @@ class JakiGroup(TyperGroup):
         # Stand-ins that carry a name and a summary: enough for the listing and for "did you mean …?".
         for name, (_, summary) in COMMANDS.items():
             self.commands.setdefault(name, TyperCommand(name=name, short_help=summary, callback=None))
+        hide_flag_types(self)
 
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)

@@ -13,13 +13,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jaki.conditions import CONDITIONS, ExampleConfig, programmed_conditions, split_conditions, training_examples
 from jaki.dataset import SPLITS, dataset_bands, load_dataset, require_split
+from jaki.decoding import Decoding
 from jaki.errors import JakiInputError
-from jaki.evaluation import EvaluationReport
+from jaki.evaluation import KEPT_PARTS, Contestant, EvaluationReport
 from jaki.evaluation import evaluate as evaluate_models
 from jaki.features import TUNER_FEATURES, bands_to_json
 from jaki.io import check_output_folder
-from jaki.model import ARCHITECTURES, ContinuationModel, ModelConfig
+from jaki.model import ARCHITECTURES, ModelConfig
+from jaki.pairs import load_pairs
 from jaki.pattern import PARTS
 from jaki.train import EpochStats, TrainConfig
 from jaki.train import train as train_model
@@ -52,12 +55,28 @@ def train(
     max_minutes: Annotated[
         float | None, typer.Option("--max-minutes", min=0, help="Stop after the epoch that passes this wall time.")
     ] = None,
-    threads: Annotated[
-        int | None,
+    conditions: Annotated[
+        str,
         typer.Option(
-            min=1, help="CPU threads for torch (default: torch's; 1 is fastest when other jobs share the cores)."
+            help=f"What bar 2 is conditioned on, comma-separated from {', '.join(CONDITIONS)}, or 'none' "
+            "(see jaki.conditions: programmed copies of the loops, fills, place in the phrase)."
         ),
-    ] = None,
+    ] = ",".join(CONDITIONS),
+    temperature: Annotated[
+        float, typer.Option(min=0, max=10, help="The saved default sampling temperature (0 = most likely bar).")
+    ] = 0.0,
+    top_p: Annotated[
+        float, typer.Option("--top-p", min=0.01, max=1, help="The saved default nucleus (1 = every category).")
+    ] = 1.0,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            help="CPU threads for torch. 1 by default: on a shared 2-core machine torch's own default ran 19× "
+            "slower per epoch (its threads wait on each other); raise it on cores of your own.",
+        ),
+    ] = 1,
     force: Annotated[bool, typer.Option("--force", help="Overwrite a model already in --out.")] = False,
 ) -> None:
     """Train a continuation model on the train split, stopping early on the validation split, and save it."""
@@ -65,15 +84,26 @@ def train(
         raise JakiInputError(f"--arch {arch!r}: unknown (expected one of {', '.join(ARCHITECTURES)})")
     # Refuse before training, not after: a finished model must not fail to save.
     check_output_folder(out, (WEIGHTS_FILE, CONFIG_FILE), overwrite=force)
-    if threads is not None:
-        torch.set_num_threads(threads)
+    names = () if conditions.strip() == "none" else tuple(name.strip() for name in conditions.split(","))
+    unknown = [name for name in names if name not in CONDITIONS]
+    if unknown or (names and arch != "lstm"):
+        raise JakiInputError(
+            f"--conditions {conditions!r}: expected 'none' or names from {', '.join(CONDITIONS)} (lstm only)"
+        )
+    decoding = Decoding(temperature=temperature, top_p=top_p)
+    torch.set_num_threads(threads)
     dataset = load_dataset(data)
-    train_bars, val_bars = require_split(dataset, "train", data), require_split(dataset, "validation", data)
-    model_config = ModelConfig(arch=arch, hidden=hidden, bidirectional=bidirectional)
+    require_split(dataset, "train", data), require_split(dataset, "validation", data)
+    example_config = ExampleConfig(seed=seed)
+    examples = training_examples(dataset, "train", names, example_config)
+    val_examples = training_examples(
+        dataset, "validation", names, ExampleConfig(programmed_copies=False, fill_partners=0)
+    )
+    model_config = ModelConfig(arch=arch, hidden=hidden, bidirectional=bidirectional, conditions=names)
     train_config = TrainConfig(epochs=epochs, seed=seed, logit_adjustment=logit_adjustment, max_minutes=max_minutes)
     console = Console(stderr=True)
     console.print(
-        f"training {arch} on {len(train_bars[0]):,} loops (validation {len(val_bars[0]):,}), "
+        f"training {arch} on {len(examples):,} loops (validation {len(val_examples):,}), "
         f"{torch.get_num_threads()} thread(s)"
     )
     with Progress(
@@ -95,8 +125,24 @@ def train(
             progress.console.print(line, highlight=False)
             progress.update(task, completed=stats.epoch, description=f"val loss {stats.val_loss:.4f}")
 
-        result = train_model(*train_bars, *val_bars, model_config, train_config, progress=report)
-    validation = evaluate_models({arch: result.model}, train_bars, val_bars, split="validation")
+        result = train_model(
+            examples.bar1,
+            examples.bar2,
+            val_examples.bar1,
+            val_examples.bar2,
+            model_config,
+            train_config,
+            progress=report,
+            codes=examples.codes,
+            val_codes=val_examples.codes,
+        )
+    validation = evaluate_models(
+        {arch: Contestant(result.model, decoding)},
+        dataset.training_arrays("train"),
+        dataset.training_arrays("validation"),
+        conditions=split_conditions(dataset, "validation"),
+        split="validation",
+    )
     metadata = {
         "bands": bands_to_json(dataset_bands(dataset)),
         "dataset": {
@@ -107,11 +153,13 @@ def train(
         },
         "training": {
             "config": asdict(train_config),
+            "examples": {**asdict(example_config), "loops": len(examples)},
             **result.summary(),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
         },
         "evaluation": validation.summary(),
+        "decoding": asdict(decoding),
     }
     save_model(result.model, out, metadata=metadata, overwrite=force)
     typer.echo(
@@ -122,7 +170,18 @@ def train(
 
 
 def evaluate(
-    data: Annotated[Path, typer.Option("--data", help="Dataset file from 'jaki dataset build'.")],
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Dataset file from 'jaki dataset build' (its --split is scored unless --pairs)."),
+    ] = None,
+    pairs: Annotated[
+        Path | None,
+        typer.Option(
+            "--pairs",
+            help="Score programmed bar 1 → bar 2 pairs from this JSON file instead (bardet200.json's shape); "
+            "with --data, its train split fits the step-table baselines.",
+        ),
+    ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Model folder (default: the model shipped with jaki).")
     ] = None,
@@ -133,32 +192,42 @@ def evaluate(
     train_orig: Annotated[
         bool, typer.Option("--train-orig", help="Train the 'orig' baseline here, with the model's recorded budget.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seeds the sampled bar 2s of the feature match.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seeds the sampled bar 2s and the random-flip baseline.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
 ) -> None:
-    """Score a model and the baselines on one split: NLL, step accuracy, hit F1, tuner-feature match."""
+    """Score a model and the baselines: NLL, step accuracy, hit F1, tuner-feature match, and how bar 2 varies."""
     if baseline_orig is not None and train_orig:
         raise JakiInputError("--baseline-orig and --train-orig: give one of them, not both")
-    dataset = load_dataset(data)
-    train_bars, eval_bars = require_split(dataset, "train", data), require_split(dataset, split, data)
+    if data is None and pairs is None:
+        raise JakiInputError("give --data DATASET (a split of it is scored) or --pairs FILE.json (or both)")
+    if train_orig and data is None:
+        raise JakiInputError("--train-orig needs --data (the orig baseline is trained on its train split)")
+    dataset = load_dataset(data) if data is not None else None
+    train_bars = require_split(dataset, "train", data) if dataset is not None else None
+    if pairs is not None:
+        pair_set = load_pairs(pairs)
+        eval_bars, conditions, label = (pair_set.bar1, pair_set.bar2), programmed_conditions(len(pair_set)), pairs.name
+    else:
+        eval_bars, conditions, label = require_split(dataset, split, data), split_conditions(dataset, split), split
     loaded = load_model(model)
     console = Console(stderr=True)
-    models: dict[str, ContinuationModel] = {f"jaki ({loaded.config.arch})": loaded.model}
+    models: dict[str, Contestant] = {f"jaki ({loaded.config.arch})": Contestant(loaded.model, loaded.decoding)}
     if baseline_orig is not None:
-        models[ORIG_BASELINE] = load_model(baseline_orig).model
+        models[ORIG_BASELINE] = Contestant(load_model(baseline_orig).model)
     elif train_orig:
         budget = TrainConfig.from_dict(loaded.metadata.get("training", {}).get("config", {}))
         with console.status(f"training the orig baseline ({budget.epochs} epochs at most)…"):
             result = train_model(
                 *train_bars, *require_split(dataset, "validation", data), ModelConfig(arch="orig"), budget
             )
-        models[ORIG_BASELINE] = result.model
+        models[ORIG_BASELINE] = Contestant(result.model)
     with console.status("evaluating…") as status:
         report = evaluate_models(
             models,
             train_bars,
             eval_bars,
-            split=split,
+            conditions=conditions,
+            split=label,
             seed=seed,
             progress=lambda name: status.update(f"scoring {name}…"),
         )
@@ -168,29 +237,48 @@ def evaluate(
     stdout = Console()
     for table in report_tables(report):
         stdout.print(table)
+    console.print(f"(jaki plays by default: {loaded.decoding.describe()})")
     strength = loaded.metadata.get("training", {}).get("config", {}).get("logit_adjustment")
     if strength is not None:
         console.print(f"(jaki's logits carry the rare-category adjustment τ = {strength:g}; 0 = plain argmax)")
-    if ORIG_BASELINE not in models:
+    if ORIG_BASELINE not in models and data is not None:
         console.print("(no orig baseline: add --train-orig or --baseline-orig DIR)")
 
 
 def report_tables(report: EvaluationReport) -> list[Table]:
-    """The evaluation as two narrow rich tables, headline figures and per-part F1 (also used by the benchmark)."""
-    headline = Table(title=f"continuation on the {report.split} split ({report.n_loops:,} loops)")
-    parts = Table(title="hit F1 of the greedy bar 2, per part")
-    for table in (headline, parts):
-        table.add_column("model", no_wrap=True)
+    """The evaluation as three narrow rich tables: headline figures, per-part F1, and how bar 2 varies from bar 1
+    (also used by the benchmarks)."""
+    where = f"the {report.split} split" if report.split in SPLITS else report.split
+    headline = Table(title=f"continuation on {where} ({report.n_loops:,} loops)")
+    parts = Table(title="hit F1 of the bar 2 each row plays, per part")
+    variation = Table(title="how bar 2 varies from bar 1, per bar")
+    moves = Table(title="hits added / removed per bar, per part")
+    for table in (headline, parts, variation, moves):
+        table.add_column("row", no_wrap=True)
     for column in ("NLL", "acc.", "F1 micro", "F1 mean", "feat. KL", "feat. OA"):
         headline.add_column(column, justify="right")
     for part in PARTS:
         parts.add_column(part, justify="right")
+    for column in ("copies of bar 1", "cells changed", *(f"bar-1 {part} kept" for part in KEPT_PARTS)):
+        variation.add_column(column, justify="right")
+    for part in PARTS:
+        moves.add_column(part, justify="right")
     for row in report.rows:
-        figures = (row.nll, row.accuracy, row.micro_f1, row.mean_f1, row.mean_kl, row.mean_overlap)
-        headline.add_row(row.name, *(f"{value:.3f}" for value in figures))
+        figures = (row.accuracy, row.micro_f1, row.mean_f1, row.mean_kl, row.mean_overlap)
+        nll = "—" if row.nll is None else f"{row.nll:.3f}"
+        headline.add_row(row.name, nll, *(f"{value:.3f}" for value in figures))
         parts.add_row(row.name, *(f"{row.f1[part]:.3f}" for part in PARTS))
+    for name, figures in [*((row.name, row.variation) for row in report.rows), ("real bar 2", report.real)]:
+        variation.add_row(
+            name,
+            f"{100 * figures.copies:.1f} %",
+            f"{figures.cells_changed:.2f}",
+            *(f"{100 * figures.kept[part]:.1f} %" for part in KEPT_PARTS),
+        )
+        moves.add_row(name, *(f"+{figures.added[part]:.2f} −{figures.removed[part]:.2f}" for part in PARTS))
     headline.caption = (
-        "NLL: nats/step of the true bar 2 (baselines clipped at 1e-7). acc., F1: greedy bar 2; F1 mean = mean "
-        f"of the part F1s. feat. KL / OA: sampled vs real bar 2s, mean over {', '.join(TUNER_FEATURES)}."
+        "NLL: nats/step of the true bar 2 (baselines clipped at 1e-7; — = no likelihood). acc., F1: the bar 2 the "
+        "row plays; F1 mean = mean of the part F1s. feat. KL / OA: its bars vs the real bar 2s, mean over "
+        f"{', '.join(TUNER_FEATURES)}."
     )
-    return [headline, parts]
+    return [headline, parts, variation, moves]

@@ -14,16 +14,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jaki.conditions import codes_for
 from jaki.dataset import load_dataset, require_split
 from jaki.errors import JakiInputError
 from jaki.io import check_output_folder
-from jaki.tuner.agent import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, load_agent
-from jaki.tuner.evaluation import TunerEvaluation, evaluate_tuner
-from jaki.tuner.pretrain import continuations, pretrain_agent
-from jaki.tuner.reward import RewardConfig
-from jaki.tuner.scorer import ModelScorer
-from jaki.tuner.training import TrainProgress
-from jaki.tuner.tuning import RefineConfig
+from jaki.tuner.dqn import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, TrainProgress, load_agent
+from jaki.tuner.evaluation import (
+    SeedSet,
+    TunerEvaluation,
+    anchor_rates,
+    evaluate_seed_sets,
+    load_judge,
+    programmed_seeds,
+)
+from jaki.tuner.methods import RefineConfig
+from jaki.tuner.pretrain import pretrain_agent
+from jaki.tuner.problem import RewardConfig
 from jaki.weights import load_model
 
 
@@ -112,7 +118,17 @@ def evaluate_tuner_command(
         Path | None,
         typer.Option("--ablation", help="Agent trained without the log-likelihood term (default: the shipped one)."),
     ] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Test seeds (drawn at random with --seed).")] = 40,
+    judge: Annotated[
+        Path | None,
+        typer.Option("--judge", help="Independent continuation model scoring every method too (default: shipped)."),
+    ] = None,
+    programmed: Annotated[
+        Path | None,
+        typer.Option(
+            "--programmed", help="Programmed patterns (bardet200.json layout): their first bars are a second seed set."
+        ),
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per seed set (drawn at random with --seed).")] = 40,
     combos: Annotated[
         str, typer.Option(help="'all' (255 combinations) or N per number of requested features.")
     ] = "all",
@@ -126,7 +142,8 @@ def evaluate_tuner_command(
     seed: Annotated[int, typer.Option(help="Seeds the choice of seeds and combinations.")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
 ) -> None:
-    """Compare the tuning methods on held-out test seeds × target combinations (one table, one run)."""
+    """Compare the tuning methods on held-out test seeds (and programmed seeds) × target combinations, scored by the
+    continuation model and an independent judge."""
     if combos != "all" and not combos.isdigit():
         raise JakiInputError(f"--combos {combos!r}: expected 'all' or a positive number")
     torch.set_num_threads(1)
@@ -134,35 +151,45 @@ def evaluate_tuner_command(
     dataset = load_dataset(data)
     tuning_agent = load_agent(agent)
     ablation_agent = load_agent(ablation, ablation=True) if ablation is not None or agent is None else None
-    test_seeds, _ = require_split(dataset, "test", data)
-    rng = np.random.default_rng(seed)
-    chosen = test_seeds[rng.choice(len(test_seeds), size=min(seeds, len(test_seeds)), replace=False)]
-    starts = continuations(loaded.model, chosen, sampled_share=0.0)
+    test_seeds, test_bars = require_split(dataset, "test", data)
+    seed_sets = [SeedSet("GMD test", test_seeds)]
+    if programmed is not None:
+        codes = codes_for(loaded.config.conditions, programmed=1)
+        seed_sets.append(SeedSet("programmed", programmed_seeds(programmed), codes))
     console = Console(stderr=True)
-    report = evaluate_tuner(
-        ModelScorer(loaded.model),
-        tuning_agent.bands,
-        chosen,
-        starts,
-        agent=tuning_agent,
+    reports = evaluate_seed_sets(
+        loaded,
+        tuning_agent,
+        seed_sets,
+        n_seeds=seeds,
+        seed=seed,
+        judge=load_judge(judge),
         ablation=ablation_agent,
         combos=None if combos == "all" else int(combos),
         slow_cases=slow_cases,
         refine_cases=refine_cases,
         refine=RefineConfig(steps=refine_steps),
-        seed=seed,
-        generate=lambda bar1: loaded.model.generate(torch.as_tensor(bar1), greedy=True),
         progress=lambda text: console.print(text, style="dim"),
     )
+    real = anchor_rates(test_seeds, test_bars)
     if json_output:
-        typer.echo(json.dumps(report.to_json(), allow_nan=False))
+        document = {**reports[0].to_json(), "real_anchor_rates": real}
+        if len(reports) > 1:
+            document["programmed"] = reports[1].to_json()
+        typer.echo(json.dumps(document, allow_nan=False))
     else:
-        print_evaluation(report, Console(width=max(Console().width, 150)))
+        wide = Console(width=max(Console().width, 170))
+        for report in reports:
+            print_evaluation(report, wide)
+        wide.print(
+            f"real GMD second bars (test split) keep the kick on beat 1 {real[0]:.1%}, the backbeat {real[1]:.1%}"
+        )
 
 
 def print_evaluation(report: TunerEvaluation, console: Console) -> None:
     table = Table(
-        title=f"Tuning on {report.seeds} test seeds × {report.combos} target combinations ({report.cases} patterns)"
+        title=f"Tuning on {report.seeds} {report.seed_set} seeds × {report.combos} target combinations "
+        f"({report.cases} patterns)"
     )
     for column in (
         "method",
@@ -171,12 +198,16 @@ def print_evaluation(report: TunerEvaluation, console: Console) -> None:
         "requests met",
         "all met",
         "mean log p",
+        "judge log p",
         "log p if all met",
         "mean edits",
+        "kick 1 kept",
+        "backbeat kept",
         "repaired",
         "median ms",
     ):
         table.add_column(column, justify="left" if column == "method" else "right")
+    share = lambda value: f"{value:.1%}" if value is not None else ""  # noqa: E731
     for row in report.rows:
         table.add_row(
             row.method,
@@ -185,8 +216,11 @@ def print_evaluation(report: TunerEvaluation, console: Console) -> None:
             f"{row.request_success:.1%}",
             f"{row.all_met:.1%}",
             f"{row.mean_log_likelihood:.2f}",
+            f"{row.judge_log_likelihood:.2f}" if row.judge_log_likelihood is not None else "",
             f"{row.solved_log_likelihood:.2f}" if row.solved_log_likelihood is not None else "",
             f"{row.mean_edits:.2f}",
+            share(row.kick_one_kept),
+            share(row.backbeat_kept),
             f"{row.repaired:.1%}" if row.repaired else "",
             f"{row.median_ms:.1f}" if row.median_ms is not None else "",
             end_section=row.requested_features == "4",

@@ -3,7 +3,7 @@
 Nothing here knows about HTTP (that is :mod:`jaki.studio.app`). A generate request names its fields as
 ``jaki generate`` names its options (``groove``, ``seed_grid``, ``syncopation``, ``bars``, ``seed``…, with
 underscores), each value goes through the same library checks as the CLI's, so bad input gets the CLI's one-line
-message, and the answer is :func:`jaki.generate.generation_document`, the document ``jaki generate --json`` prints.
+message, and the answer is :func:`jaki.generate.variations_document`, the document ``jaki generate --json`` prints.
 A MIDI seed travels as the file's bytes (base64 in a generate request): no request ever names a path.
 """
 
@@ -22,6 +22,7 @@ from jaki.generate import (
     DEFAULT_TEMPO_BPM,
     MAX_BARS,
     MAX_SEED_VALUE,
+    MAX_VARIATIONS,
     OPEN_NOTES,
     TEMPO_RANGE_BPM,
     TUNING_METHODS,
@@ -30,7 +31,7 @@ from jaki.generate import (
     TuningOptions,
     check_method,
     check_seed_value,
-    generate,
+    generate_variations,
     generation_midi,
     midi_seed_bar,
     open_note,
@@ -65,11 +66,16 @@ REQUEST_FIELDS = (
     "seed_midi_name",
     "bar",
     "drum_map",
+    "channel",
     *TUNER_FEATURES,
+    "keep",
     "closeness",
     "method",
     "bars",
     "temperature",
+    "top_p",
+    "fill",
+    "variations",
     "seed",
     "tempo",
     "open_as",
@@ -82,8 +88,12 @@ class GenerateRequest:
 
     seed: Seed
     targets: dict[str, str | float]
+    keep: tuple[str, ...]  # parts tuning must not change
     bars: int
-    temperature: float
+    temperature: float | None  # None: the model's own decoding
+    top_p: float | None
+    fill: bool
+    variations: int
     seed_value: int
     tuning: TuningOptions
     tempo_bpm: float
@@ -114,8 +124,12 @@ def parse_generate_request(body: Any, config: StudioConfig, random_seed_value: i
     return GenerateRequest(
         seed=seed,
         targets=targets,
+        keep=_parts("keep", body.get("keep", [])),
         bars=_whole("bars", body.get("bars", 1)),
-        temperature=_number("temperature", body.get("temperature", 0.0)),
+        temperature=_optional_number("temperature", body.get("temperature")),
+        top_p=_optional_number("top_p", body.get("top_p")),
+        fill=_flag("fill", body.get("fill", False)),
+        variations=_whole("variations", body.get("variations", 1)),
         seed_value=random_seed_value if seed_value is None else check_seed_value(_whole("seed", seed_value)),
         tuning=TuningOptions(
             method=check_method(_text("method", body.get("method", "agent"))),
@@ -126,13 +140,17 @@ def parse_generate_request(body: Any, config: StudioConfig, random_seed_value: i
     )
 
 
-def run_generation(request: GenerateRequest, model: LoadedModel) -> Generation:
-    """The library call behind ``jaki generate``, with the request's arguments."""
-    return generate(
+def run_generation(request: GenerateRequest, model: LoadedModel) -> tuple[Generation, ...]:
+    """The library call behind ``jaki generate``, with the request's arguments: the variations, likeliest first."""
+    return generate_variations(
         request.seed,
         request.targets,
+        request.variations,
         n_bars=request.bars,
         temperature=request.temperature,
+        top_p=request.top_p,
+        fill=request.fill,
+        keep=request.keep,
         seed_value=request.seed_value,
         model=model,
         tuning=request.tuning,
@@ -154,12 +172,14 @@ def grooves_document() -> list[dict]:
     ]
 
 
-def midi_seed_document(data: bytes, name: str, bar: int | None, drum_map: str | None, config: StudioConfig) -> dict:
+def midi_seed_document(
+    data: bytes, name: str, bar: int | None, drum_map: str | None, channel: int | None, config: StudioConfig
+) -> dict:
     """An uploaded MIDI file read as ``--seed-midi`` reads it: the seed bar chosen (``bar``, else the first 4/4 bar
     with hits) as the generate document shows a seed, its tempo, and every 4/4 bar so that the page can offer them."""
     label = upload_name(name, config)
     check_upload_size(len(data), label, config)
-    midi = read_drum_midi_data(data, label, _drum_map(drum_map))
+    midi = read_drum_midi_data(data, label, _drum_map(drum_map), channel=channel)
     seed = seed_from_drum_midi(midi, bar)
     chosen = midi_seed_bar(midi, bar)
     return {
@@ -188,9 +208,18 @@ def setup_document(model: LoadedModel) -> dict:
         "methods": list(TUNING_METHODS),
         "open_as": list(OPEN_NOTES),
         "drum_maps": list(BUILTIN_DRUM_MAPS),
-        "defaults": {"bars": 1, "temperature": 0.0, "tempo": DEFAULT_TEMPO_BPM, "method": "agent", "open_as": "hihat"},
+        "defaults": {
+            "bars": 1,
+            "temperature": model.decoding.temperature,
+            "top_p": model.decoding.top_p,
+            "variations": 1,
+            "tempo": DEFAULT_TEMPO_BPM,
+            "method": "agent",
+            "open_as": "hihat",
+        },
         "limits": {
             "bars": [1, MAX_BARS],
+            "variations": [1, MAX_VARIATIONS],
             "seed": [0, MAX_SEED_VALUE],
             "tempo": list(TEMPO_RANGE_BPM),
         },
@@ -230,7 +259,12 @@ def _seed(body: dict, config: StudioConfig) -> Seed:
     if len(given) > 1:
         options = " and ".join(f"--{name.replace('_', '-')}" for name in given)
         raise JakiInputError(f"choose one seed: {options} were both given")
-    for name, partner in (("bar", "seed_midi"), ("drum_map", "seed_midi"), ("seed_midi_name", "seed_midi")):
+    for name, partner in (
+        ("bar", "seed_midi"),
+        ("drum_map", "seed_midi"),
+        ("channel", "seed_midi"),
+        ("seed_midi_name", "seed_midi"),
+    ):
         if body.get(name) is not None and body.get(partner) is None:
             raise JakiInputError(f"{name} goes with {partner}")
     if not given:
@@ -245,8 +279,9 @@ def _seed(body: dict, config: StudioConfig) -> Seed:
     except (binascii.Error, ValueError):
         raise JakiInputError(f"{label}: seed_midi is not base64 (expected a MIDI file's bytes)") from None
     check_upload_size(len(data), label, config)
-    bar = body.get("bar")
-    midi = read_drum_midi_data(data, label, _drum_map(body.get("drum_map")))
+    bar, channel = body.get("bar"), body.get("channel")
+    channel = None if channel is None else _whole("channel", channel)
+    midi = read_drum_midi_data(data, label, _drum_map(body.get("drum_map")), channel=channel)
     return seed_from_drum_midi(midi, None if bar is None else _whole("bar", bar))
 
 
@@ -263,6 +298,25 @@ def _number(option: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise JakiInputError(f"--{option.replace('_', '-')} {value!r}: expected a number")
     return float(value)
+
+
+def _parts(option: str, value: Any) -> tuple[str, ...]:
+    """Part names as a list, or as the CLI takes them (``"kick,snare"``); the tuner checks the names."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(part, str) for part in value):
+        raise JakiInputError(f"--{option} {value!r}: expected part names, e.g. kick,snare")
+    return tuple(value)
+
+
+def _optional_number(option: str, value: Any) -> float | None:
+    return None if value is None else _number(option, value)
+
+
+def _flag(option: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise JakiInputError(f"--{option.replace('_', '-')} {value!r}: expected true or false")
+    return value
 
 
 def _whole(option: str, value: Any) -> int:

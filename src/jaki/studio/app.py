@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jaki.errors import JakiInputError
-from jaki.generate import generation_document
+from jaki.generate import variations_document
 from jaki.studio.api import (
     MIDI_ROLES,
     StudioConfig,
@@ -73,16 +73,21 @@ def create_app(model: LoadedModel, config: StudioConfig | None = None, *, allowe
 
     async def post_generate(request: Request) -> Response:
         body = await _json_body(request, config)
-        _, generation = await run_in_threadpool(generated, body)
-        return _json(generation_document(generation))
+        generation_request, generations = await run_in_threadpool(generated, body)
+        return _json(variations_document(generations, asked=generation_request.variations))
 
     async def post_midi(request: Request) -> Response:
         role = request.path_params["role"]
         if role not in MIDI_ROLES:
             raise HTTPException(404, f"no such MIDI file: {role} (expected {', '.join(MIDI_ROLES)})")
+        variation = request.query_params.get("variation", "1")
+        if not variation.isdigit() or int(variation) < 1:
+            raise JakiInputError(f"variation {variation!r}: expected 1, 2, …")
         body = await _json_body(request, config)
-        generation_request, generation = await run_in_threadpool(generated, body)
-        data = midi_bytes(generation, generation_request, role)
+        generation_request, generations = await run_in_threadpool(generated, body)
+        if int(variation) > len(generations):
+            raise JakiInputError(f"variation {variation}: this request gives {len(generations)}")
+        data = midi_bytes(generations[int(variation) - 1], generation_request, role)
         return Response(
             data, media_type="audio/midi", headers={"Content-Disposition": f'attachment; filename="{role}.mid"'}
         )
@@ -91,12 +96,8 @@ def create_app(model: LoadedModel, config: StudioConfig | None = None, *, allowe
         query = request.query_params
         name = upload_name(query.get("name"), config)
         data = await _read_body(request, config.max_upload_bytes, upload_too_large(name, config))
-        bar = query.get("bar")
-        if bar is not None and not bar.isdigit():
-            raise JakiInputError(f"--bar {bar!r}: expected a whole number")
-        document = await run_in_threadpool(
-            midi_seed_document, data, name, None if bar is None else int(bar), query.get("drum_map"), config
-        )
+        bar, channel = _query_whole(query, "bar"), _query_whole(query, "channel")
+        document = await run_in_threadpool(midi_seed_document, data, name, bar, query.get("drum_map"), channel, config)
         return _json(document)
 
     return Starlette(
@@ -148,6 +149,15 @@ async def _json_body(request: Request, config: StudioConfig) -> object:
         return json.loads(data, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
         raise JakiInputError(f"request: not a JSON document ({error})") from None
+
+
+def _query_whole(query, name: str) -> int | None:
+    text = query.get(name)
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise JakiInputError(f"--{name} {text!r}: expected a whole number")
+    return int(text)
 
 
 def _no_constant(name: str) -> float:

@@ -19,8 +19,8 @@ Methods (``method=``):
 * ``"agent"``: one greedy episode of the pretrained target-conditioned Double-DQN agent (``load_agent()``, shipped
   in ``jaki/assets/tuner``). At each step its 4 best edits by Q are re-scored with the model's exact
   log-likelihood (one batched model call; only a change worse than the agent's estimate is charged), and once it
-  stops, the safety net (:func:`jaki.tuner.search.repair`: feature-greedy edits, likelier first) finishes any
-  request still unmet. Then a likelihood polish (:func:`jaki.tuner.search.polish`, two passes) re-chooses the edits
+  stops, the safety net (:func:`jaki.tuner.methods.repair`: feature-greedy edits, likelier first) finishes any
+  request still unmet. Then a likelihood polish (:func:`jaki.tuner.methods.polish`, two passes) re-chooses the edits
   by the exact log-likelihood: per pass, the 8 most promising alternatives (another category for an edited step,
   its untuned category back, the edit moved to an unedited step, or one more edit) that keep every met request
   inside its band are scored in one batched model call, and the one that raises the potential minus edit fees most
@@ -32,24 +32,33 @@ Methods (``method=``):
 * ``"greedy"``: hill-climbing on the same reward (best single edit each step, every edit scored by the model).
 * ``"random"``: random edits until every request is met or ``budget`` edits; ``"none"``: the continuation as is.
 
-The reward (one place: :mod:`jaki.tuner.reward`) is the change of a potential: distance of each requested feature
-to its band (in band widths; 0 inside) plus a bonus for landing inside, plus ``closeness`` × log p(bar | seed)
-(RL Tuner's 1/c; ``RewardConfig(closeness=…)``), minus a small fee per edit. The environment
-(:class:`jaki.tuner.env.TunerEnv`) is a gymnasium ``Env``; training is :func:`jaki.tuner.agent.train_agent`;
-evaluation is :func:`jaki.tuner.evaluation.evaluate_tuner` (``jaki evaluate-tuner``).
+``keep=("kick", "snare")``: parts tuning never changes. ``EditRules``: at most two of snare / closed / open / toms on
+a tuned step (two hands; unless the untuned bar had that step), and the untuned bar's kick on beat 1 and backbeat
+snares kept. Every method obeys them (they are the problem's action mask).
+
+The package reads as problem → algorithm → ways to tune:
+
+* :mod:`jaki.tuner.problem`: targets as bands, reward config and rules, the potential, the met rule, and the
+  :class:`~jaki.tuner.problem.EditTable` of all 512 edits of a batch: the only place the reward is assembled.
+* :mod:`jaki.tuner.dqn`: the Double DQN, CleanRL style: ``DQNConfig``, the Q-network reading the edit table, replay,
+  the training loop (:func:`~jaki.tuner.dqn.train_agent`), saving and loading the agent.
+* :mod:`jaki.tuner.methods`: the ways to tune (agent episode, greedy, random, repair, polish, refine), ``tune``.
+* :mod:`jaki.tuner.env`: the same problem as a gymnasium ``Env`` (imported only where wanted);
+  :mod:`jaki.tuner.evaluation`: ``jaki evaluate-tuner``; :mod:`jaki.tuner.pretrain`: the shipped agent's training.
 """
 
-from jaki.tuner.agent import DQNConfig, TuningAgent, load_agent
-from jaki.tuner.reward import RewardConfig
+from jaki.tuner.dqn import DQNConfig, TrainProgress, TuningAgent, load_agent, train_agent
+from jaki.tuner.methods import METHODS, Edit, MethodConfig, RefineConfig, TuneResult, tune
+from jaki.tuner.problem import EditRules, RewardConfig, keep_mask
 from jaki.tuner.scorer import ModelScorer, Scorer, TableScorer
 from jaki.tuner.targets import Targets
-from jaki.tuner.training import TrainProgress, train_agent
-from jaki.tuner.tuning import METHODS, Edit, RefineConfig, TuneResult, tune
 
 __all__ = [
     "METHODS",
     "DQNConfig",
     "Edit",
+    "EditRules",
+    "MethodConfig",
     "ModelScorer",
     "RefineConfig",
     "RewardConfig",
@@ -59,6 +68,7 @@ __all__ = [
     "TrainProgress",
     "TuneResult",
     "TuningAgent",
+    "keep_mask",
     "load_agent",
     "train_agent",
     "tune",

@@ -7,23 +7,37 @@ reported on exactly that subsample so that the comparison is paired. Per method 
 features: share of requests met, share of patterns with every request met, mean log-likelihood of the tuned bar
 under the continuation model, mean edits (steps that differ from the untuned bar), and median milliseconds per
 pattern, timed one pattern at a time (as ``jaki generate`` tunes) on a separate sample.
+
+An independent judge: every method's bars are also scored by a second continuation model trained apart from the one
+the tuner optimises (another seed and shape, same train split; shipped in ``jaki/assets/judge``), so a method that
+only exploits the tuner's model shows up as likely under one model and not the other. And the anchors: the share of
+tuned bars that keep the seed's kick on beat 1 and its backbeat snares (:func:`anchor_rates`), to set beside real
+drummers' second bars.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
+from jaki.errors import JakiInputError
 from jaki.features import FeatureBands
-from jaki.tuner.agent import TuningAgent
-from jaki.tuner.scorer import Scorer
+from jaki.pattern import CATEGORY_PARTS, PARTS, Pattern
+from jaki.tuner.dqn import TuningAgent
+from jaki.tuner.methods import BatchOutcome, RefineConfig, tune_batch
+from jaki.tuner.pretrain import continuations
+from jaki.tuner.scorer import ModelScorer, Scorer
 from jaki.tuner.targets import TargetArrays, level_combinations, target_arrays
-from jaki.tuner.tuning import BatchOutcome, RefineConfig, tune_batch
+from jaki.weights import LoadedModel, load_model
 
 SLOW_METHODS = ("greedy", "refine")
+SHIPPED_JUDGE = "assets/judge"  # inside the jaki package
 
 
 @dataclass(frozen=True)
@@ -34,14 +48,18 @@ class MethodFigures:
     request_success: float  # share of requested features inside their band
     all_met: float  # share of patterns with every request met
     mean_log_likelihood: float  # nats, under the continuation model
+    judge_log_likelihood: float | None  # nats, under the independent judge (None: no judge)
     solved_log_likelihood: float | None  # the same, over the patterns with every request met (None: no such pattern)
     mean_edits: float
     repaired: float  # share of patterns the safety net had to finish (agent methods)
     median_ms: float | None  # per pattern, one at a time
+    kick_one_kept: float | None  # share of bars whose seed has a kick on beat 1 that keep it (None: no such seed)
+    backbeat_kept: float | None  # the same for snares on beats 2 and 4
 
 
 @dataclass
 class TunerEvaluation:
+    seed_set: str = ""  # where the seeds came from (e.g. "GMD test", "programmed")
     rows: list[MethodFigures] = field(default_factory=list)
     cases: int = 0
     slow_cases: int = 0  # greedy hill-climbing's cases
@@ -78,12 +96,45 @@ def stratified_subsample(requested_counts: np.ndarray, n: int, rng: np.random.Ge
     return np.array(sorted(chosen), dtype=np.int64)
 
 
+def anchor_rates(seed_bars: np.ndarray, bars: np.ndarray) -> tuple[float | None, float | None]:
+    """Share of bar 2s that keep bar 1's kick on beat 1, and its snares on beats 2 and 4 (over the pairs whose bar 1
+    has them; None when none has)."""
+    seed_hits, hits = CATEGORY_PARTS[seed_bars], CATEGORY_PARTS[bars]
+    kick, snare = PARTS.index("kick"), PARTS.index("snare")
+    has_kick = seed_hits[:, 0, kick]
+    has_backbeat = seed_hits[:, 4, snare] & seed_hits[:, 12, snare]
+    kept_backbeat = hits[:, 4, snare] & hits[:, 12, snare]
+    return (
+        float(hits[has_kick, 0, kick].mean()) if has_kick.any() else None,
+        float(kept_backbeat[has_backbeat].mean()) if has_backbeat.any() else None,
+    )
+
+
+def programmed_seeds(path: Path) -> np.ndarray:
+    """(N, 16) the distinct first bars of a programmed-pattern collection (``bardet200.json``'s layout: patterns,
+    each with bars of part → grid rows), as seeds (never as training data)."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        rows = [pattern["bars"][0] for pattern in document["patterns"]]
+        bars = [Pattern.from_grid("\n".join(f"{part} {row[part]}" for part in PARTS)) for row in rows]
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise JakiInputError(f"{path}: not a programmed-pattern file ({error})") from None
+    return np.unique(np.stack([bar.categories() for bar in bars if bar.hits.any()]), axis=0)
+
+
 def _figures(
-    method: str, outcome: BatchOutcome, rows: np.ndarray, label: str, median_ms: float | None
+    method: str,
+    outcome: BatchOutcome,
+    rows: np.ndarray,
+    label: str,
+    median_ms: float | None,
+    seeds: np.ndarray,
+    judged: np.ndarray | None,
 ) -> MethodFigures:
     requested = outcome.requested[rows]
     met = outcome.met[rows]
     solved = (met == requested).all(axis=1)
+    kick_one, backbeat = anchor_rates(seeds[rows], outcome.bars[rows])
     return MethodFigures(
         method=method,
         requested_features=label,
@@ -91,20 +142,31 @@ def _figures(
         request_success=float(met.sum() / max(requested.sum(), 1)),
         all_met=float(solved.mean()),
         mean_log_likelihood=float(outcome.log_likelihood[rows].mean()),
+        judge_log_likelihood=float(judged[rows].mean()) if judged is not None else None,
         solved_log_likelihood=float(outcome.log_likelihood[rows][solved].mean()) if solved.any() else None,
         mean_edits=float(outcome.edits[rows].mean()),
         repaired=float((outcome.repaired[rows] > 0).mean()),
         median_ms=median_ms,
+        kick_one_kept=kick_one,
+        backbeat_kept=backbeat,
     )
 
 
-def _grouped(method: str, outcome: BatchOutcome, counts: np.ndarray, median_ms: float | None) -> list[MethodFigures]:
+def _grouped(
+    method: str,
+    outcome: BatchOutcome,
+    counts: np.ndarray,
+    median_ms: float | None,
+    seeds: np.ndarray,
+    judge: Scorer | None,
+) -> list[MethodFigures]:
     """Figures over all patterns, then per number of requested features (groups without patterns are left out)."""
-    rows = [_figures(method, outcome, np.arange(len(counts)), "all", median_ms)]
+    judged = None if judge is None else np.asarray(judge(seeds, outcome.bars), dtype=np.float64)
+    rows = [_figures(method, outcome, np.arange(len(counts)), "all", median_ms, seeds, judged)]
     for k in range(1, 5):
         group = np.flatnonzero(counts == k)
         if group.size:
-            rows.append(_figures(method, outcome, group, str(k), None))
+            rows.append(_figures(method, outcome, group, str(k), None, seeds, judged))
     return rows
 
 
@@ -128,6 +190,7 @@ def evaluate_tuner(
     *,
     agent: TuningAgent,
     ablation: TuningAgent | None = None,
+    judge: Scorer | None = None,
     combos: int | None = None,
     slow_cases: int = 200,
     refine_cases: int = 16,
@@ -142,6 +205,7 @@ def evaluate_tuner(
     """Run every method on the same cases (see the module docstring) → one row per method × requested count.
 
     ``generate`` (seed bars (1, 16) → a continuation), when given, is timed too: the forward pass a user waits for.
+    ``judge``: a second, independently trained model that scores every method's bars too.
     """
     rng = np.random.default_rng(seed)
     case_seeds, case_bars, targets = evaluation_cases(seeds, bars, bands, combos, rng)
@@ -204,9 +268,67 @@ def evaluate_tuner(
         timing_rows = pool[np.linspace(0, len(pool) - 1, n_timed).astype(int)] if n_timed else pool
         median = _time_per_pattern(lambda r, m=method: run(m, r), timing_rows, forward) if timing_rows.size else None
         local_counts = counts[rows]
-        report.rows.extend(_grouped(method, outcome, local_counts, median))
+        report.rows.extend(_grouped(method, outcome, local_counts, median, case_seeds[rows], judge))
         if method in SLOW_METHODS and "agent" in methods:
-            report.rows.extend(_grouped(f"agent (on {method}'s cases)", run("agent", rows), local_counts, None))
+            paired = run("agent", rows)
+            report.rows.extend(
+                _grouped(f"agent (on {method}'s cases)", paired, local_counts, None, case_seeds[rows], judge)
+            )
     report.forward_ms = float(np.median(forward_seconds) * 1e3) if forward_seconds else 0.0
     report.generate_ms = float(np.median(generate_seconds) * 1e3) if generate_seconds else None
     return report
+
+
+@dataclass(frozen=True)
+class SeedSet:
+    """Seeds to evaluate on, and the condition codes their continuations are asked for (None: the plain case)."""
+
+    name: str
+    seeds: np.ndarray  # (N, 16)
+    conditions: np.ndarray | None = None
+
+
+def evaluate_seed_sets(
+    loaded: LoadedModel,
+    agent: TuningAgent,
+    seed_sets: list[SeedSet],
+    *,
+    n_seeds: int,
+    seed: int = 0,
+    judge: LoadedModel | None = None,
+    progress: Callable[[str], None] | None = None,
+    **options,
+) -> list[TunerEvaluation]:
+    """One :func:`evaluate_tuner` per seed set (``n_seeds`` drawn from each with ``seed``): the continuation model's
+    own bar 2s are tuned, scored by the model under the set's conditions, and by the ``judge`` when given."""
+    reports = []
+    for seed_set in seed_sets:
+        rng = np.random.default_rng(seed)
+        pool = seed_set.seeds
+        chosen = pool[np.sort(rng.choice(len(pool), size=min(n_seeds, len(pool)), replace=False))]
+        starts = continuations(loaded.model, chosen, sampled_share=0.0, conditions=seed_set.conditions)
+        codes = None if seed_set.conditions is None else seed_set.conditions[None]
+        if progress:
+            progress(f"{seed_set.name}: {len(chosen)} seeds")
+        report = evaluate_tuner(
+            ModelScorer(loaded.model, conditions=seed_set.conditions),
+            agent.bands,
+            chosen,
+            starts,
+            agent=agent,
+            judge=ModelScorer(judge.model) if judge is not None else None,
+            seed=seed,
+            generate=lambda bar1, codes=codes: loaded.model.generate(bar1, greedy=True, conditions=codes),
+            progress=progress,
+            **options,
+        )
+        reports.append(replace(report, seed_set=seed_set.name))
+    return reports
+
+
+def load_judge(directory: Path | None = None) -> LoadedModel:
+    """The independent judge model (``jaki/assets/judge`` by default; any continuation model folder will do)."""
+    if directory is not None:
+        return load_model(directory)
+    with resources.as_file(resources.files("jaki").joinpath(SHIPPED_JUDGE)) as folder:
+        return load_model(folder)

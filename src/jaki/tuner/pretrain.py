@@ -11,10 +11,9 @@ import numpy as np
 import torch
 
 from jaki.dataset import LoopDataset
-from jaki.tuner.agent import DQNConfig, TuningAgent
-from jaki.tuner.reward import RewardConfig
+from jaki.tuner.dqn import DQNConfig, TrainingPool, TrainProgress, TuningAgent, train_agent
+from jaki.tuner.problem import EditRules, RewardConfig, TuningProblem
 from jaki.tuner.scorer import ModelScorer
-from jaki.tuner.training import TrainingPool, TrainProgress, train_agent
 from jaki.weights import LoadedModel
 
 
@@ -35,15 +34,18 @@ def continuations(
     sampled_share: float = 0.5,
     generator: torch.Generator | None = None,
     chunk: int = 2048,
+    conditions: np.ndarray | None = None,
 ) -> np.ndarray:
     """The model's bar 2 for each seed: the argmax continuation, or for a ``sampled_share`` of them a sample
-    (temperature 1), so that the agent also meets the livelier bars ``jaki generate`` may sample."""
+    (temperature 1), so that the agent also meets the livelier bars ``jaki generate`` may sample. ``conditions``:
+    the (k,) codes every bar 2 is asked for (None: the model's plain case)."""
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(seed_bars), chunk):
         seeds = torch.as_tensor(seed_bars[start : start + chunk], dtype=torch.long, device=device)
-        greedy = model.generate(seeds, greedy=True)
-        sampled = model.generate(seeds, temperature=1.0, generator=generator)
+        codes = None if conditions is None else np.broadcast_to(conditions, (len(seeds), len(conditions)))
+        greedy = model.generate(seeds, greedy=True, conditions=codes)
+        sampled = model.generate(seeds, temperature=1.0, generator=generator, conditions=codes)
         pick = torch.rand(len(seeds), generator=generator, device=device) < sampled_share
         out.append(torch.where(pick.to(device)[:, None], sampled, greedy))
     return torch.cat(out).cpu().numpy().astype(np.int64)
@@ -55,6 +57,7 @@ def pretrain_agent(
     *,
     config: DQNConfig,
     reward: RewardConfig | None = None,
+    rules: EditRules | None = None,
     model_dir: Path | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     device: str = "cpu",
@@ -71,19 +74,23 @@ def pretrain_agent(
     scorer = ModelScorer(loaded.model, device=device)  # moves the model to the device
     generator = torch.Generator(device=device).manual_seed(config.seed)
     starts = continuations(loaded.model, seeds, generator=generator)
-    pool = TrainingPool.build(scorer, seeds, starts)
+    reward = reward or (resume.reward if resume else RewardConfig())
+    rules = rules or EditRules()
+    pool = TrainingPool.build(TuningProblem(scorer, loaded.bands, reward, rules=rules), seeds, starts)
     agent = train_agent(
         scorer,
         pool,
         loaded.bands,
         config=config,
-        reward=reward or (resume.reward if resume else RewardConfig()),
+        reward=reward,
+        rules=rules,
         agent=resume,
         progress=progress,
         device=device,
         time_budget_s=time_budget_s,
     )
-    agent.metadata["training"]["phases"][-1].update(device=str(device), config=asdict(config))  # this run's phase
+    # This run's phase: where it ran, its config and the edit rules its episodes obeyed.
+    agent.metadata["training"]["phases"][-1].update(device=str(device), config=asdict(config), rules=asdict(rules))
     agent.metadata["continuation_model"] = {
         "dir": str(model_dir) if model_dir is not None else "shipped",
         "weights_sha256": _weights_hash(loaded.model),

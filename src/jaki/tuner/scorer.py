@@ -71,8 +71,17 @@ class ModelScorer:
     A shared seed's encoding is kept between calls, so the model's weights must not change while it is in use.
     """
 
-    def __init__(self, model: ContinuationModel, *, batch_size: int = 4096, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        model: ContinuationModel,
+        *,
+        batch_size: int = 4096,
+        device: str | torch.device = "cpu",
+        conditions: np.ndarray | None = None,
+    ) -> None:
+        """``conditions``: the (k,) condition codes every bar is scored under (None: the model's plain case)."""
         self.device = torch.device(device)
+        self.conditions = None if conditions is None else torch.as_tensor(conditions, device=self.device)[None]
         # Built on every tune() call: moving and switching an already placed, evaluating model is skipped.
         parameter = next(model.parameters(), None)
         if parameter is not None and parameter.device != self.device:
@@ -101,10 +110,10 @@ class ModelScorer:
         """Teacher-forced log-probabilities (B, 16, 32). A single shared seed is encoded once and its encoding kept
         for the next calls with the same seed (a tuning episode scores many batches after one seed)."""
         if len(seeds) != 1 or not self.model.autoregressive:
-            return self.model.step_log_probs(seeds, chunk)
+            return self.model.step_log_probs(seeds, chunk, conditions=self.conditions)
         key = seeds.cpu().numpy().tobytes()
         if self._encoding is None or self._encoding[0] != key:
-            self._encoding = (key, self.model.encode(seeds))
+            self._encoding = (key, self.model.encode(seeds, self.conditions))
         return self.model.step_log_probs(seeds, chunk, encoding=self._encoding[1])
 
     @torch.no_grad()

@@ -10,11 +10,11 @@ window.JakiDrums = (() => {
       pitchDecay: 0.05, octaves: 4, oscillator: { type: "sine" },
       envelope: { attack: 0.001, decay: 0.5, sustain: 0, release: 0.1 },
     }) },
-    snareBody: { note: "E3", volume: -3, synth: () => new Tone.MembraneSynth({
+    snareBody: { note: "E3", volume: 1, synth: () => new Tone.MembraneSynth({
       pitchDecay: 0.02, octaves: 1.5, oscillator: { type: "triangle" },
       envelope: { attack: 0.001, decay: 0.11, sustain: 0, release: 0.05 },
     }) },
-    snareNoise: { highpass: 1200, volume: -2, synth: () => new Tone.NoiseSynth({
+    snareNoise: { highpass: 1200, volume: 2, synth: () => new Tone.NoiseSynth({
       noise: { type: "pink" }, envelope: { attack: 0.001, decay: 0.18, sustain: 0, release: 0.05 },
     }) },
     closed: { note: 420, highpass: 7000, volume: -14, synth: () => new Tone.MetalSynth({

@@ -13,7 +13,8 @@
     origin: { kind: "grid" }, // where the editor's bar came from: a groove, a MIDI file, or clicks
     midiFile: null, // the last MIDI file read: { file, base64, bars }
     request: null, // the generate request of the result shown
-    document: null, // the generate document shown
+    document: null, // the generate document shown (with its variations, when several were asked for)
+    variation: 0, // which of them is shown, played and downloaded
   };
   // For tests and the curious: the audio state and every note the player has scheduled.
   // `steps` counts the steps the sequence has scheduled; each note says in which pass of the loop it sounds.
@@ -139,13 +140,16 @@
     showError("");
     const bytes = new Uint8Array(await file.arrayBuffer());
     const drumMap = $("#drum-map").value;
-    const query = new URLSearchParams({ name: file.name, ...(drumMap ? { drum_map: drumMap } : {}) });
+    const channel = $("#channel").value;
+    const query = new URLSearchParams({
+      name: file.name, ...(drumMap ? { drum_map: drumMap } : {}), ...(channel ? { channel } : {}),
+    });
     try {
       const response = await api(`/api/seed-from-midi?${query}`, {
         method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: bytes,
       });
       const document_ = await response.json();
-      state.midiFile = { file, base64: toBase64(bytes), bars: document_.bars, drumMap };
+      state.midiFile = { file, base64: toBase64(bytes), bars: document_.bars, drumMap, channel };
       const select = $("#midi-bar");
       select.replaceChildren(...document_.bars.map((bar) => new Option(`bar ${bar.bar}`, String(bar.bar))));
       select.value = String(document_.bar);
@@ -163,7 +167,7 @@
     $("#groove").value = "";
     state.origin = {
       kind: "midi", name: state.midiFile.file.name, bar: number,
-      base64: state.midiFile.base64, drumMap: state.midiFile.drumMap,
+      base64: state.midiFile.base64, drumMap: state.midiFile.drumMap, channel: state.midiFile.channel,
     };
     describeSeed();
   }
@@ -196,7 +200,22 @@
     fill($("#drum-map"), drumMaps);
     $("#drum-map").prepend(new Option("auto (TD-11 ⊇ GM)", ""));
     $("#drum-map").value = "";
+    fill($("#channel"), Array.from({ length: 16 }, (_, i) => String(i + 1)));
+    $("#channel").prepend(new Option("10 (auto)", ""));
+    $("#channel").value = "";
+    for (const part of state.setup.parts) {
+      const label = document.createElement("label");
+      label.className = "check";
+      const box = document.createElement("input");
+      Object.assign(box, { type: "checkbox", name: "keep", value: part });
+      box.dataset.list = "";
+      label.append(box, ` ${part}`);
+      $("#keep").append(label);
+    }
     $('#steer input[name="bars"]').max = String(limits.bars[1]);
+    $('#steer input[name="variations"]').max = String(limits.variations[1]);
+    $('#steer input[name="temperature"]').placeholder = `model's: ${state.setup.defaults.temperature}`;
+    $('#steer input[name="top_p"]').placeholder = `model's: ${state.setup.defaults.top_p}`;
     $('#steer input[name="seed"]').max = String(limits.seed[1]);
   }
 
@@ -213,8 +232,10 @@
     const options = {};
     for (const field of $("#steer").elements) {
       if (!field.name || field.disabled || field.value === "") continue;
-      if (field.type === "checkbox") {
-        if (field.checked) (options[field.name] ||= []).push(field.value);
+      if (field.type === "checkbox" && field.dataset.list !== undefined) {
+        if (field.checked) (options[field.name] ||= []).push(field.value); // a set of parts, say
+      } else if (field.type === "checkbox") {
+        if (field.checked) options[field.name] = true;
       } else {
         options[field.name] = field.type === "number" ? Number(field.value) : field.value;
       }
@@ -230,6 +251,7 @@
       Object.assign(request, {
         seed_midi: state.origin.base64, seed_midi_name: state.origin.name,
         bar: state.origin.bar, drum_map: state.origin.drumMap || undefined,
+        channel: state.origin.channel ? Number(state.origin.channel) : undefined,
       });
     } else {
       request.seed_grid = seedGridText();
@@ -251,10 +273,17 @@
       const document_ = await response.json();
       state.document = document_;
       state.request = { ...request, seed: document_.seed_value }; // the downloads regenerate exactly this
-      showResult(document_);
+      state.variation = 0;
+      const variations = document_.variations || [document_];
+      const choice = $("#variation");
+      choice.replaceChildren(...variations.map((v) =>
+        new Option(`${v.rank} of ${variations.length} (log p ${v.log_likelihood.toFixed(1)})`, String(v.rank - 1))));
+      $("#variation-choice").hidden = !document_.variations;
+      showResult(shown());
       const met = Object.values(document_.targets).filter((t) => t.met).length;
       const asked = Object.keys(document_.targets).length;
-      say(`generated with random seed ${document_.seed_value}` +
+      const several = document_.variations ? `, ${variations.length} variations` : "";
+      say(`generated with random seed ${document_.seed_value}${several}` +
         (asked ? `: ${met} of ${asked} targets met (${document_.method})` : ": no targets, the continuation as it came"));
       if (player.playing) startPlayer();
     } catch (error) {
@@ -266,6 +295,10 @@
   }
 
   // --- the result ---------------------------------------------------------------------------------------------------
+  function shown() {
+    return state.document.variations ? state.document.variations[state.variation] : state.document;
+  }
+
   function barsOf(pattern) {
     return pattern.bars ? pattern.bars.map((bar) => bar.grid) : [pattern.grid];
   }
@@ -356,7 +389,7 @@
   const player = { playing: false, kit: null, sequence: null, highlighted: [] };
 
   function loopSteps() {
-    const bars = [state.document.seed.grid, ...barsOf(state.document.tuned)];
+    const bars = [shown().seed.grid, ...barsOf(shown().tuned)];
     return bars.flatMap((rows) =>
       Array.from({ length: STEPS }, (_, step) => state.setup.parts.filter((part) => rows[part][step] === "x")));
   }
@@ -434,7 +467,7 @@
     } else {
       const body = { ...state.request, tempo: tempo(), open_as: $("#open-as").value };
       try {
-        const response = await api(`/api/midi/${role}`, {
+        const response = await api(`/api/midi/${role}?variation=${state.variation + 1}`, {
           method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
         });
         blob = await response.blob();
@@ -477,9 +510,16 @@
       if (event.target.files.length) readMidi(event.target.files[0]);
     });
     $("#midi-bar").addEventListener("change", (event) => chooseMidiBar(Number(event.target.value)));
-    $("#drum-map").addEventListener("change", () => {
-      if (state.midiFile) readMidi(state.midiFile.file);
+    $("#variation").addEventListener("change", (event) => {
+      state.variation = Number(event.target.value);
+      showResult(shown());
+      if (player.playing) startPlayer();
     });
+    for (const select of [$("#drum-map"), $("#channel")]) {
+      select.addEventListener("change", () => {
+        if (state.midiFile) readMidi(state.midiFile.file);
+      });
+    }
     document.addEventListener("dragover", (event) => event.preventDefault());
     document.addEventListener("drop", (event) => {
       event.preventDefault();
