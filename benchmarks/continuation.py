@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/continuation.py --data /work/gmd.npz
 
 Trains the original jaki architecture (``orig``) on the same data with the model's recorded budget unless
-``--baseline-orig DIR`` gives one, scores everything on the test split (jaki.evaluation), prints the table, a
+``--baseline-orig DIR`` gives one (``jaki train --arch orig --conditions none`` trains the same one), scores
+everything on the test split (jaki.evaluation: the model's default output and its most likely bar, the random-flip
+baseline, the step tables; each loop under its own conditions), prints the table, a
 Markdown copy for the README and the per-call cost of ``log_likelihood`` / ``generate`` (what the tuner pays).
 ``--record`` stores the summary in the model's config.json.
 """
@@ -21,8 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from jaki.cli.model import ORIG_BASELINE, report_tables
+from jaki.conditions import split_conditions
 from jaki.dataset import load_dataset
-from jaki.evaluation import EvaluationReport, evaluate
+from jaki.evaluation import Contestant, EvaluationReport, evaluate
 from jaki.features import TUNER_FEATURES
 from jaki.model import ContinuationModel, ModelConfig, count_parameters
 from jaki.pattern import N_CATEGORIES, PARTS
@@ -38,7 +41,7 @@ def markdown(report: EvaluationReport) -> str:
     for row in report.rows:
         cells = [row.nll, row.accuracy, *(row.f1[p] for p in PARTS), row.micro_f1, row.mean_f1]
         cells += [row.mean_kl, row.mean_overlap]
-        lines.append(f"| {row.name} | " + " | ".join(f"{value:.3f}" for value in cells) + " |")
+        lines.append(f"| {row.name} | " + " | ".join("—" if v is None else f"{v:.3f}" for v in cells) + " |")
     return "\n".join(lines)
 
 
@@ -100,7 +103,7 @@ def main() -> None:
     train_bars, val_bars = dataset.training_arrays("train"), dataset.training_arrays("validation")
     eval_bars = dataset.training_arrays(args.split)
     loaded = load_model(args.model)
-    models = {f"jaki ({loaded.config.arch})": loaded.model}
+    models = {f"jaki ({loaded.config.arch})": Contestant(loaded.model, loaded.decoding)}
     training = loaded.metadata.get("training", {})
     console.print(
         f"model: {count_parameters(loaded.model):,} parameters, trained {training.get('seconds', '?')} s "
@@ -108,7 +111,7 @@ def main() -> None:
         f"{training.get('threads', '?')} threads)"
     )
     if args.baseline_orig is not None:
-        models[ORIG_BASELINE] = load_model(args.baseline_orig).model
+        models[ORIG_BASELINE] = Contestant(load_model(args.baseline_orig).model)
     else:
         budget = TrainConfig.from_dict(training.get("config", {}))
         torch.set_num_threads(args.threads)
@@ -117,11 +120,11 @@ def main() -> None:
             f"orig baseline: {count_parameters(result.model):,} parameters, trained {result.seconds:.0f} s "
             f"({len(result.history)} epochs, best {result.best_epoch}, stopped: {result.stopped}), budget {budget}"
         )
-        models[ORIG_BASELINE] = result.model
+        models[ORIG_BASELINE] = Contestant(result.model)
     torch.set_num_threads(1)
 
     start = time.perf_counter()
-    report = evaluate(models, train_bars, eval_bars, split=args.split)
+    report = evaluate(models, train_bars, eval_bars, conditions=split_conditions(dataset, args.split), split=args.split)
     for table in report_tables(report) + feature_tables(report):
         console.print(table)
     console.print(f"evaluation took {time.perf_counter() - start:.1f} s\n")

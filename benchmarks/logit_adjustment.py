@@ -17,6 +17,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from jaki.conditions import split_conditions
 from jaki.dataset import load_dataset
 from jaki.evaluation import copy_bar1_probs, score_model, score_step_table
 from jaki.train import category_frequencies
@@ -39,13 +40,20 @@ def main() -> None:
     frequencies = category_frequencies(dataset.training_arrays("train")[1])
     for split in ("validation", "test"):
         bars = dataset.training_arrays(split)
+        conditions = split_conditions(dataset, split)
+        codes = (
+            np.stack([conditions[name] for name in loaded.config.conditions], axis=1)
+            if loaded.config.conditions
+            else None
+        )
         table = Table(title=f"{split} split, {len(bars[0]):,} loops (model trained with τ = {shipped})")
         for column in ("τ", "NLL", "step acc.", "F1 open", "F1 toms", "F1 micro", "F1 mean", "feature KL"):
             table.add_column(column, justify="right")
         rows = []
         for strength in STRENGTHS:
             loaded.model.set_logit_adjustment(frequencies, strength)
-            rows.append((f"{strength:g}", score_model("", loaded.model, bars, torch.Generator().manual_seed(0))))
+            generator = torch.Generator().manual_seed(0)
+            rows.append((f"{strength:g}", score_model("", loaded.model, bars, generator, codes=codes)))
         rows.append(("copy bar 1", score_step_table("", copy_bar1_probs(bars[0]), bars, np.random.default_rng(0))))
         for name, s in rows:
             cells = (s.nll, s.accuracy, s.f1["open"], s.f1["toms"], s.micro_f1, s.mean_f1, s.mean_kl)

@@ -246,5 +246,5 @@ def test_malformed_palettes(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_missing_palette(tmp_path: Path) -> None:
-    with pytest.raises(JakiInputError, match="not found"):
+    with pytest.raises(JakiInputError, match="no such file"):
         read_bfd_palette(tmp_path / "nope.bfd3pal")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from jaki.evaluation import RANDOM_FLIPS
 from jaki.model import ModelConfig
 from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES
 from jaki.train import TrainConfig
-from jaki.weights import load_model
+from jaki.weights import CONFIG_FILE, load_model
 
 torch.set_num_threads(1)
 runner = CliRunner()
@@ -191,3 +192,18 @@ def test_train_config_round_trips_through_metadata() -> None:
     config = TrainConfig(epochs=3, max_minutes=1.5, seed=7)
     assert TrainConfig.from_dict({**vars(config), "unknown": 1}) == config
     assert N_CATEGORIES == 32
+
+
+def test_a_training_record_of_the_wrong_type_is_one_line(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """evaluate --train-orig trains the baseline with the model's recorded budget: a damaged record stops it first."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    document = json.loads((model / CONFIG_FILE).read_text())
+    document["training"] = {"config": {"epochs": 1, "learning_rate": "fast"}}
+    (model / CONFIG_FILE).write_text(json.dumps(document))
+    data = tiny_dataset(tmp_path / "tiny.npz")
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", str(model), "--train-orig"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: {model / CONFIG_FILE}: bad training record ('training.config.learning_rate': 'fast' is not a number)"
+    )

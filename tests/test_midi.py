@@ -440,7 +440,7 @@ def test_every_gmd_four_four_bar_round_trips(gmd_dir, tmp_path):
 
 @pytest.mark.parametrize("bpm", [95.0, 110.0, 87.5, 133.0])
 def test_a_written_tempo_reads_back_as_typed(tmp_path, pattern_a, bpm):
-    """MIDI keeps whole microseconds per quarter note (95 bpm → 631,579 µs → 94.99998 bpm): read to 1/100 bpm."""
+    """MIDI keeps whole microseconds per quarter note (95 bpm → 631,579 µs → 94.99998 bpm): read to 1/1000 bpm."""
     path = tmp_path / "t.mid"
     write_drum_midi(pattern_a, path, tempo_bpm=bpm)
     assert read_drum_midi(path).bars[0].tempo_bpm == bpm

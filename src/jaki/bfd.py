@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from jaki.errors import JakiInputError
+from jaki.io import read_bounded
 from jaki.kit import KIT_PARTS, fold_to_pattern
 from jaki.pattern import STEPS_PER_BAR, Pattern
 
@@ -129,14 +130,7 @@ def read_bfd_palette(path: str | Path) -> BfdPalette:
 
 
 def _parse_xml(path: Path) -> ET.Element:
-    try:
-        if path.stat().st_size > _MAX_FILE_BYTES:
-            raise JakiInputError(f"{path}: larger than {_MAX_FILE_BYTES >> 20} MiB (not a BFD3 palette)")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise JakiInputError(f"{path}: file not found (expected a .bfd3pal palette)") from None
-    except OSError as error:
-        raise JakiInputError(f"{path}: cannot read ({error.strerror or error})") from None
+    data = read_bounded(path, _MAX_FILE_BYTES, "a .bfd3pal palette")
     if re.search(rb"<!\s*(DOCTYPE|ENTITY)", data, re.IGNORECASE):
         raise JakiInputError(f"{path}: XML with a DTD or entities is refused (a BFD3 palette has none)")
     try:

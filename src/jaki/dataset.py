@@ -46,6 +46,7 @@ import csv
 import hashlib
 import json
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,12 +59,13 @@ import jaki
 from jaki.bfd import read_bfd_palette
 from jaki.errors import JakiInputError
 from jaki.features import TUNER_FEATURES, FeatureBands, bands_to_json, level_bands, tuner_feature_values
-from jaki.io import atomic_write
+from jaki.io import atomic_write, read_bounded
 from jaki.kit import HIT_THRESHOLD
 from jaki.midi import read_drum_midi
 from jaki.pattern import N_PARTS, PARTS, STEPS_PER_BAR, Pattern, hits_to_categories
 
 DATASET_FORMAT_VERSION = 1
+MAX_DATASET_BYTES = 4 << 30  # unpacked; the whole Groove MIDI Dataset is about 30 MB
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 KINDS: tuple[str, ...] = ("beat", "fill", "")
 MIDI_SUFFIXES: tuple[str, ...] = (".mid", ".midi")
@@ -524,20 +526,36 @@ def load_dataset(path: str | Path) -> LoopDataset:
     """Read a dataset file; JakiInputError when it is missing, corrupt, of another format version or edited."""
     path = Path(path)
     rebuild = "rebuild it with: jaki dataset build"
-    if not path.is_file():
+    if not path.exists():
         raise JakiInputError(f"{path}: dataset file not found (build one with: jaki dataset build)")
+    if not read_bounded(path, 4, "a dataset file (.npz)", head=True).startswith(b"PK\x03\x04"):
+        raise JakiInputError(f"{path}: not a jaki dataset (not an .npz archive; {rebuild})")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [name for name in (*_ARRAYS, "meta") if name not in archive.files]
             if missing:
                 raise JakiInputError(f"{path}: not a jaki dataset (missing {', '.join(missing)}; {rebuild})")
+            unpacked = sum(info.file_size for info in archive.zip.infolist())
+            if unpacked > MAX_DATASET_BYTES:
+                raise JakiInputError(
+                    f"{path}: unpacks to {unpacked / 2**30:.1f} GiB, more than {MAX_DATASET_BYTES >> 30} GiB ({rebuild})"
+                )
             arrays = {name: archive[name] for name in _ARRAYS}
             meta = json.loads(str(archive["meta"]))
     except JakiInputError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        RecursionError,
+        NotImplementedError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as error:
         raise JakiInputError(
-            f"{path}: not a readable jaki dataset ({type(error).__name__}: {error}; {rebuild})"
+            f"{path}: not a readable jaki dataset ({type(error).__name__}: {_first_line(error)}; {rebuild})"
         ) from None
     if not isinstance(meta, dict):
         raise JakiInputError(f"{path}: dataset meta is not a JSON object ({rebuild})")
@@ -546,7 +564,13 @@ def load_dataset(path: str | Path) -> LoopDataset:
         raise JakiInputError(
             f"{path}: dataset format version {version!r}, this jaki reads version {DATASET_FORMAT_VERSION} ({rebuild})"
         )
-    expected = {"hits": np.bool_, "velocities": np.float32, "offsets_ms": np.float32, "bar_index": np.int64}
+    expected = {
+        "hits": np.bool_,
+        "velocities": np.float32,
+        "offsets_ms": np.float32,
+        "bar_index": np.int64,
+        "tempo": np.float64,
+    }
     for name, dtype in expected.items():
         if arrays[name].dtype != dtype:
             raise JakiInputError(f"{path}: array {name} has dtype {arrays[name].dtype}, expected {np.dtype(dtype)}")
@@ -555,11 +579,38 @@ def load_dataset(path: str | Path) -> LoopDataset:
             raise JakiInputError(f"{path}: array {name} is not text ({rebuild})")
     try:
         dataset = LoopDataset(**arrays, meta=meta)
-    except ValueError as error:
+    except (ValueError, TypeError) as error:  # TypeError: a 0-d array has no length
         raise JakiInputError(f"{path}: inconsistent dataset ({error}; {rebuild})") from None
     if dataset.content_hash() != meta.get("content_hash"):
         raise JakiInputError(f"{path}: content hash does not match its meta (file corrupt or edited; {rebuild})")
+    problem = _value_problem(dataset)
+    if problem:
+        raise JakiInputError(f"{path}: {problem} ({rebuild})")
     return dataset
+
+
+def _value_problem(dataset: LoopDataset) -> str | None:
+    """What is out of range in a dataset whose arrays have the right shapes and dtypes (a content hash only says
+    the file is as written, not that what was written makes sense), or None."""
+    if len(dataset) == 0:
+        return "the dataset holds no loops"
+    velocities, offsets = dataset.velocities, dataset.offsets_ms
+    if not (np.isfinite(velocities).all() and velocities.min() >= 0 and velocities.max() <= 1):
+        return "velocities outside 0..1 or not finite"
+    if np.isinf(offsets).any() or np.isnan(offsets[dataset.hits]).any():
+        return "timing offsets infinite, or missing on a hit"
+    if not (np.isfinite(dataset.tempo).all() and dataset.tempo.min() > 0):
+        return "tempos not finite and positive"
+    if dataset.bar_index.min() < 0:
+        return "negative bar indices"
+    unknown = set(np.unique(dataset.kind)) - set(KINDS)
+    if unknown:
+        return f"unknown loop kind(s) {sorted(unknown)} (expected {', '.join(repr(k) for k in KINDS)})"
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200]
 
 
 # --- derived figures ------------------------------------------------------------------------------------------

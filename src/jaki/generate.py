@@ -456,7 +456,8 @@ def _decoding(default: Decoding, temperature: float | None, top_p: float | None)
         raise JakiInputError(f"--temperature {temperature}: expected 0 (most likely bar) or more, up to 10")
     if top_p is not None and not (math.isfinite(top_p) and 0 < top_p <= 1):
         raise JakiInputError(f"--top-p {top_p}: expected more than 0 and at most 1")
-    return Decoding(
+    return replace(
+        default,
         temperature=default.temperature if temperature is None else temperature,
         top_p=default.top_p if top_p is None else top_p,
     )

@@ -1,4 +1,5 @@
-"""Safe output files: every file jaki writes goes through :func:`atomic_write`.
+"""Safe files: every file jaki writes goes through :func:`atomic_write`, every file it reads through
+:func:`read_bounded`.
 
 A crash, a full disk or Ctrl-C half-way through a write must never leave a truncated MIDI file, dataset or
 weights file under the user's chosen name, and a finished result must never silently replace one the user
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -79,3 +81,36 @@ def _create_temp_beside(path: Path) -> Path:
             raise JakiInputError(f"{path}: cannot create a file in {path.parent} ({error.strerror or error})") from None
         return candidate
     raise JakiInputError(f"{path}: cannot find a free temporary name in {path.parent}")
+
+
+def read_bounded(path: Path, limit: int, what: str, *, head: bool = False) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them, or a one-line error naming ``what`` the
+    file should be (with ``head``: its first ``limit`` bytes, however long it is, e.g. to check a magic number). A device (``/dev/zero`` reports size 0 and never ends), a FIFO (which would block until a
+    writer comes) or a directory is refused before reading; a file is read through one bounded ``read``, so a file
+    that grows while it is read cannot exceed the limit either."""
+    path = Path(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise JakiInputError(f"{path}: no such file (expected {what})") from None
+    except OSError as error:
+        raise JakiInputError(f"{path}: cannot read ({error.strerror or error})") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise JakiInputError(f"{path}: is a directory (expected {what})")
+        if not stat.S_ISREG(mode):
+            raise JakiInputError(f"{path}: not a regular file (a device, pipe or socket; expected {what})")
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise JakiInputError(f"{path}: cannot read ({error.strerror or error})") from None
+    finally:
+        os.close(descriptor)
+    if len(data) > limit and not head:
+        raise JakiInputError(f"{path}: larger than {_size_text(limit)} (expected {what})")
+    return data[:limit]
+
+
+def _size_text(size: int) -> str:
+    return f"{size // 2**20} MiB" if size >= 2**20 else f"{size // 2**10} KiB"

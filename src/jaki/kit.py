@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from jaki.errors import JakiInputError
+from jaki.io import read_bounded
 from jaki.pattern import PARTS, Pattern
 
 try:  # Python 3.11+
@@ -95,6 +96,7 @@ BFD3_DRUM_MAP: Mapping[int, str] = {
     76: "extra_cymbal",  # Cymbal 1 hit
 }
 
+MAX_DRUM_MAP_BYTES = 1 << 20  # 128 note lines are a few kilobytes
 BUILTIN_DRUM_MAPS: Mapping[str, Mapping[int, str]] = {"gm": GM_DRUM_MAP, "td11": TD11_DRUM_MAP, "bfd3": BFD3_DRUM_MAP}
 
 
@@ -107,14 +109,13 @@ def load_drum_map(source: str | Path) -> Mapping[int, str]:
     if str(source) in BUILTIN_DRUM_MAPS:
         return BUILTIN_DRUM_MAPS[str(source)]
     path = Path(source)
+    if not path.exists():
+        raise JakiInputError(f"{path}: drum map not found (use {', '.join(BUILTIN_DRUM_MAPS)} or a .toml/.json file)")
+    data = read_bounded(path, MAX_DRUM_MAP_BYTES, "a .toml/.json drum map")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
         raw = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-    except FileNotFoundError:
-        raise JakiInputError(
-            f"{path}: drum map not found (use {', '.join(BUILTIN_DRUM_MAPS)} or a .toml/.json file)"
-        ) from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:  # tomllib/json errors are ValueErrors
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # tomllib/json errors are ValueErrors
         raise JakiInputError(f"{path}: not a readable TOML/JSON drum map ({error})") from None
     if isinstance(raw, dict) and isinstance(raw.get("notes"), dict):
         raw = raw["notes"]

@@ -34,7 +34,7 @@ import numpy as np
 from mido.midifiles.meta import KeySignatureError
 
 from jaki.errors import JakiInputError
-from jaki.io import atomic_write
+from jaki.io import atomic_write, read_bounded
 from jaki.kit import HIT_THRESHOLD, KIT_PARTS, KIT_TO_PART, TD11_DRUM_MAP, fold_to_pattern
 from jaki.pattern import PARTS, STEPS_PER_BAR, Pattern
 
@@ -43,7 +43,7 @@ DEFAULT_TEMPO_US: int = 500_000  # 120 bpm, the MIDI default when a file has no 
 DEFAULT_METER: tuple[int, int] = (4, 4)  # the MIDI default when a file has no time_signature
 STEPS_PER_BEAT: int = STEPS_PER_BAR // 4  # sixteenths per quarter note
 MAX_FILE_BYTES: int = 64 * 1024 * 1024  # a drum MIDI file is kilobytes; refuse to load gigabytes by mistake
-TEMPO_DECIMALS: int = 2  # a bar's tempo is read to 1/100 bpm
+TEMPO_DECIMALS: int = 3  # a bar's tempo is read to 1/1000 bpm
 MAX_BARS: int = 10_000  # over 5 hours of 4/4 at 120 bpm: more is a corrupt delta time, not a drum loop
 
 # Everything mido's parser raises on a damaged file (KeyError for unknown key signatures, mido#105).
@@ -194,17 +194,7 @@ def _kit_index_table(drum_map: Mapping[int, str]) -> np.ndarray:
 
 def _read_file(path: Path) -> bytes:
     """The file's bytes, with every way a path can be wrong turned into one clear line."""
-    if not path.exists():
-        raise JakiInputError(f"{path}: no such file (expected a MIDI file)")
-    if path.is_dir():
-        raise JakiInputError(f"{path}: is a directory (expected a MIDI file)")
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise JakiInputError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB (expected a drum MIDI file)")
-        data = path.read_bytes()
-    except OSError as error:
-        raise JakiInputError(f"{path}: cannot read ({error.strerror or error})") from None
-    return data
+    return read_bounded(path, MAX_FILE_BYTES, "a MIDI file")
 
 
 def _parse(data: bytes, path: Path) -> mido.MidiFile:

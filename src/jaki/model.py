@@ -22,6 +22,7 @@ The offset is part of the model: log-likelihoods, sampling and the argmax all se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ from torch import nn
 
 from jaki.conditions import CONDITION_SIZES, codes_for
 from jaki.decoding import Decoding
-from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
+from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES, STEPS_PER_BAR
 
 ARCHITECTURES = ("lstm", "orig")
 
@@ -55,6 +56,17 @@ class ModelConfig:
     orig_encoder: tuple[int, int] = (250, 100)  # orig: units of its two encoder LSTMs
     orig_decoder: int = 16  # orig: units of its decoder LSTM
     orig_dropout: float = 0.2  # orig: dropout on the second encoder LSTM's input (the original's 0.2)
+
+    # What a saved config.json may hold (checked by weights.config_dataclass; other numbers: finite and ≥ 0). The
+    # upper ends are far past any useful size and keep a damaged file from asking for gigabytes.
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "embed_dim": (1, 1024),
+        "hidden": (1, 1024),
+        "dropout": (0, 1),
+        "orig_encoder": (1, 1024),
+        "orig_decoder": (1, 1024),
+        "orig_dropout": (0, 1),
+    }
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -270,15 +282,29 @@ class ContinuationModel(nn.Module):
         generator: torch.Generator | None = None,
         conditions: torch.Tensor | np.ndarray | None = None,
     ) -> torch.Tensor:
-        """A bar 2 (B, 16) for each bar 1, the way ``decoding`` says."""
-        return self.generate(
-            bar1,
-            temperature=decoding.temperature or 1.0,
+        """A bar 2 (B, 16) for each bar 1, the way ``decoding`` says (its ``keep_share`` rule included)."""
+        if decoding.greedy:
+            return self.generate(bar1, greedy=True, conditions=conditions)
+        bar1 = _as_categories(bar1)
+        draws = decoding.draws if decoding.keep_share > 0 else 1
+        codes = self._conditions(conditions, bar1.shape[0]) if self.config.conditions else None
+        sampled = self.generate(
+            bar1.repeat_interleave(draws, dim=0),
+            temperature=decoding.temperature,
             top_p=decoding.top_p,
-            greedy=decoding.greedy,
             generator=generator,
-            conditions=conditions,
-        )
+            conditions=None if codes is None else codes.repeat_interleave(draws, dim=0),
+        ).reshape(bar1.shape[0], draws, bar1.shape[1])
+        if draws == 1:
+            return sampled[:, 0]
+        parts = _CATEGORY_PARTS
+        before = parts[bar1].sum(dim=1, keepdim=True).float()  # (B, 1, 5) hits per part
+        after = parts[sampled].sum(dim=2).float()  # (B, draws, 5)
+        kept = torch.where(before > 0, after / before.clamp(min=1), torch.ones_like(after)).min(dim=-1).values
+        keeps = kept >= decoding.keep_share
+        # The first draw that keeps every part, else the one whose worst part keeps the most.
+        choice = torch.where(keeps.any(dim=1), keeps.float().argmax(dim=1), kept.argmax(dim=1))
+        return sampled[torch.arange(bar1.shape[0]), choice]
 
     @torch.no_grad()
     def generate(
@@ -323,6 +349,9 @@ class ContinuationModel(nn.Module):
             probs = probs.scatter(-1, order, ranked.masked_fill(outside, 0.0))
         flat = torch.multinomial(probs.reshape(-1, N_CATEGORIES), 1, generator=generator)
         return flat.reshape(logits.shape[:-1])
+
+
+_CATEGORY_PARTS = torch.tensor(CATEGORY_PARTS)  # (32, 5): which parts each category sounds
 
 
 def _as_categories(values: torch.Tensor | np.ndarray) -> torch.Tensor:

@@ -10,11 +10,13 @@ The tuning agent is saved the same way and read with the same checked helpers (`
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from types import UnionType
+from typing import TypeVar, Union, get_args, get_origin, get_type_hints
 
 import torch
 from safetensors import SafetensorError
@@ -24,7 +26,7 @@ from torch import nn
 from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands, bands_from_json
-from jaki.io import atomic_write, check_output_folder
+from jaki.io import atomic_write, check_output_folder, read_bounded
 from jaki.model import ContinuationModel, ModelConfig
 from jaki.pattern import CATEGORY_LABELS
 
@@ -123,26 +125,79 @@ def _load(directory: Path) -> LoadedModel:
 
 
 # --- reading a saved folder (config JSON + safetensors); the tuning agent's loader uses these too ----------------
+MAX_CONFIG_BYTES = 4 << 20  # a config with its training record is kilobytes
+
+
 def read_config(path: Path) -> dict:
-    """A config file's JSON object, or a one-line error."""
+    """A config file's JSON object, or a one-line error: read with a bounded read, nesting too deep for the parser
+    and the non-standard NaN / Infinity constants refused."""
+    data = read_bounded(path, MAX_CONFIG_BYTES, "a JSON config")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
         raise JakiInputError(f"{path}: unreadable or not JSON ({error})") from None
+    except RecursionError:
+        raise JakiInputError(f"{path}: not a jaki config (JSON nested too deeply)") from None
     if not isinstance(document, dict):
         raise JakiInputError(f"{path}: expected a JSON object")
     return document
 
 
-def config_dataclass(cls: type[T], values: object, config_path: Path, *, key: str, what: str) -> T:
-    """The dataclass stored under ``key``: unknown keys and values its constructor refuses are one-line errors."""
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def config_dataclass(
+    cls: type[T], values: object, config_path: Path, *, key: str, what: str, ignore_unknown: bool = False
+) -> T:
+    """The dataclass stored under ``key``, checked in this one place: unknown keys (unless ``ignore_unknown``), a
+    value of the wrong type for its field (``"yes"`` for a bool, ``null`` for a float, 3.5 for an int), a number
+    that is not finite or lies outside the field's range (``cls.RANGES[name]``, else ≥ 0), and whatever its
+    constructor refuses are one-line errors."""
     known = {field.name for field in fields(cls)}
-    if not isinstance(values, dict) or not set(values) <= known:
+    if not isinstance(values, dict) or not (ignore_unknown or set(values) <= known):
         raise JakiInputError(f"{config_path}: '{key}' must be an object with keys from {sorted(known)}")
+    values = {name: value for name, value in values.items() if name in known}
+    hints = get_type_hints(cls)
+    ranges = getattr(cls, "RANGES", {})
+    for name, value in values.items():
+        problem = _value_problem(value, hints[name], ranges.get(name, (0, math.inf)))
+        if problem:
+            raise JakiInputError(f"{config_path}: bad {what} ('{key}.{name}': {problem})")
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
         raise JakiInputError(f"{config_path}: bad {what} ({error})") from None
+
+
+def _value_problem(value: object, annotation: object, bounds: tuple[float, float]) -> str | None:
+    """Why ``value`` (from JSON) does not fit a field annotated ``annotation`` with numbers in ``bounds``, or None."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, UnionType):
+        if value is None and type(None) in args:
+            return None
+        problems = [_value_problem(value, arg, bounds) for arg in args if arg is not type(None)]
+        return None if None in problems else problems[0]
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            return f"{value!r} is not a list"
+        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        if len(items) != len(value):
+            return f"{value!r} does not have {len(items)} items"
+        return next(filter(None, (_value_problem(v, a, bounds) for v, a in zip(value, items, strict=True))), None)
+    if annotation is bool:
+        return None if isinstance(value, bool) else f"{value!r} is not true or false"
+    if annotation in (int, float):
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not (whole or (annotation is float and isinstance(value, float))):
+            return f"{value!r} is not {'an integer' if annotation is int else 'a number'}"
+        lo, hi = bounds
+        if not (math.isfinite(value) and lo <= value <= hi):
+            return f"{value!r} is outside {lo:g}..{hi:g}"
+        return None
+    if annotation is str:
+        return None if isinstance(value, str) else f"{value!r} is not text"
+    return None
 
 
 def load_weights(build: Callable[[], M], config_path: Path, weights_path: Path, *, what: str) -> M:
@@ -150,12 +205,15 @@ def load_weights(build: Callable[[], M], config_path: Path, weights_path: Path, 
     error: a config the module cannot be built from, an unreadable file, or weights that do not fit."""
     try:
         module = build()
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise JakiInputError(f"{config_path}: bad {what} ({error})") from None
+    except (TypeError, ValueError, RuntimeError, AssertionError) as error:  # torch asserts, e.g. width % heads
+        raise JakiInputError(f"{config_path}: bad {what} ({error or type(error).__name__})") from None
     try:
         tensors = load_file(str(weights_path))
     except (OSError, SafetensorError) as error:
         raise JakiInputError(f"{weights_path}: not a readable safetensors file ({error})") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise JakiInputError(f"{weights_path}: tensor {name!r} holds NaN or infinite values (a damaged file)")
     try:
         # Stored tensors may be float16 to save space; the modules compute in float32.
         module.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()})

@@ -41,12 +41,15 @@ from jaki.generate import (
     variations_document,
     write_generation,
 )
-from jaki.io import check_output_folder
+from jaki.io import check_output_folder, read_bounded
 from jaki.kit import BUILTIN_DRUM_MAPS, load_drum_map
 from jaki.pattern import PARTS
 
 if TYPE_CHECKING:
     from jaki.tuner import TrainProgress
+
+
+MAX_GRID_FILE_BYTES = 1 << 16  # a one-bar grid is under a hundred bytes
 
 
 def _target_help(feature: str) -> str:
@@ -312,11 +315,9 @@ def _choose_seed(
         return seed_from_grid(grid.replace("\\n", "\n"), "--seed-grid")
     if grid_file is not None:
         try:
-            text = grid_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise JakiInputError(
-                f"{grid_file}: cannot read the grid file ({getattr(error, 'strerror', None) or error})"
-            ) from None
+            text = read_bounded(grid_file, MAX_GRID_FILE_BYTES, "a text grid").decode("utf-8")
+        except UnicodeDecodeError:
+            raise JakiInputError(f"{grid_file}: not UTF-8 text (expected a text grid)") from None
         return seed_from_grid(text, str(grid_file))
     if midi is not None:
         return seed_from_midi(midi, bar, None if drum_map is None else dict(load_drum_map(drum_map)), channel)

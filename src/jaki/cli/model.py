@@ -26,7 +26,7 @@ from jaki.pairs import load_pairs
 from jaki.pattern import PARTS
 from jaki.train import EpochStats, TrainConfig
 from jaki.train import train as train_model
-from jaki.weights import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
+from jaki.weights import CONFIG_FILE, WEIGHTS_FILE, config_dataclass, load_model, save_model
 
 ORIG_BASELINE = "orig (same data and budget)"
 
@@ -68,6 +68,15 @@ def train(
     top_p: Annotated[
         float, typer.Option("--top-p", min=0.01, max=1, help="The saved default nucleus (1 = every category).")
     ] = 1.0,
+    keep_share: Annotated[
+        float,
+        typer.Option(
+            "--keep-share",
+            min=0,
+            max=1,
+            help="The saved default rule: a sampled bar 2 keeps at least this share of each part's bar-1 hits.",
+        ),
+    ] = 0.0,
     threads: Annotated[
         int,
         typer.Option(
@@ -90,7 +99,7 @@ def train(
         raise JakiInputError(
             f"--conditions {conditions!r}: expected 'none' or names from {', '.join(CONDITIONS)} (lstm only)"
         )
-    decoding = Decoding(temperature=temperature, top_p=top_p)
+    decoding = Decoding(temperature=temperature, top_p=top_p, keep_share=keep_share)
     torch.set_num_threads(threads)
     dataset = load_dataset(data)
     require_split(dataset, "train", data), require_split(dataset, "validation", data)
@@ -215,7 +224,15 @@ def evaluate(
     if baseline_orig is not None:
         models[ORIG_BASELINE] = Contestant(load_model(baseline_orig).model)
     elif train_orig:
-        budget = TrainConfig.from_dict(loaded.metadata.get("training", {}).get("config", {}))
+        record = loaded.metadata.get("training", {})
+        budget = config_dataclass(
+            TrainConfig,
+            record.get("config", {}) if isinstance(record, dict) else record,
+            (model or Path("shipped model")) / CONFIG_FILE,
+            key="training.config",
+            what="training record",
+            ignore_unknown=True,  # a record from an older jaki may hold settings this one dropped
+        )
         with console.status(f"training the orig baseline ({budget.epochs} epochs at most)…"):
             result = train_model(
                 *train_bars, *require_split(dataset, "validation", data), ModelConfig(arch="orig"), budget

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -76,6 +77,31 @@ class DQNConfig:
     action_width: int = 32  # hidden units of the per-edit head
     log_window: int = 200  # finished episodes the reported means (returns, success, edits) are taken over
     seed: int = 0  # seeds the network, the targets, the episodes and exploration
+
+    # What a saved agent.json may hold (checked by weights.config_dataclass; other numbers: finite and ≥ 0). The
+    # upper ends are far past any useful value and keep a damaged file from asking for gigabytes.
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "total_steps": (1, 10**8),
+        "n_envs": (1, 4096),
+        "max_edits": (1, 64),
+        "buffer_size": (1, 10**7),
+        "batch_size": (1, 65536),
+        "learning_rate": (0, 1),
+        "gamma": (0, 1),
+        "tau": (0, 1),
+        "target_network_frequency": (1, 10**8),
+        "start_e": (0, 1),
+        "end_e": (0, 1),
+        "exploration_fraction": (0, 1),
+        "gradient_steps": (1, 1000),
+        "number_share": (0, 1),
+        "width": (1, 1024),
+        "layers": (1, 16),
+        "heads": (1, 64),
+        "action_width": (2, 1024),
+        "log_window": (1, 10**6),
+        "seed": (0, 2**63 - 1),
+    }
 
 
 # --- the Q-network ----------------------------------------------------------------------------------------------
