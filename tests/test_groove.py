@@ -130,7 +130,10 @@ def test_load_errors_are_one_line(tmp_path):
         load_groove(tmp_path)
     (tmp_path / "config.json").write_text('{"format_version": 1, "groove": {"hidden": "big"}}')
     (tmp_path / "model.safetensors").write_bytes(b"")
-    with pytest.raises(JakiInputError, match=r"bad groove config|not a readable"):
+    with pytest.raises(JakiInputError, match=r"bad groove config \('groove.hidden'"):
+        load_groove(tmp_path)
+    (tmp_path / "config.json").write_text('{"format_version": 1, "groove": {"layers": 99}}')
+    with pytest.raises(JakiInputError, match=r"'groove.layers'"):
         load_groove(tmp_path)
 
 

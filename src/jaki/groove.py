@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -90,6 +90,14 @@ class GrooveConfig:
     offset_temperature: float = 1.0
     quantised_velocity_temperature: float = 1.0
     quantised_offset_temperature: float = 1.0
+
+    # What a saved config may hold (checked by weights.config_dataclass; temperatures: 0..10).
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
+        "hidden": (1, 1024),
+        "layers": (1, 8),
+        "dropout": (0, 1),
+        **{f"{c}{layer}_temperature": (0, 10) for c in ("", "quantised_") for layer in ("velocity", "offset")},
+    }
 
 
 @dataclass(frozen=True)
