@@ -203,3 +203,26 @@ def test_variations_are_distinct_ranked_by_likelihood_and_the_first_is_generate(
     assert len(generate_variations(seed, None, 4, model=conditioned, temperature=0)) == 1  # one most likely bar
     with pytest.raises(JakiInputError, match="--variations 0"):
         generate_variations(seed, None, 0, model=conditioned)
+
+
+def test_the_shipped_model_keeps_what_defines_a_style_and_varies_with_the_seed():
+    """A one-drop keeps its lone kick on beat 3, a half-time groove its snare on beat 3, a double kick stays a
+    double kick (ten random seeds each), while different seeds give different bars."""
+    shipped = load_model()
+    one_drop, half_time, metal = (seed_from_groove(name) for name in ("reggae-one-drop", "half-time", "metal"))
+    drops, snares, bars = 0, 0, set()
+    for value in range(10):
+        drop = generate(one_drop, model=shipped, seed_value=value).continuation
+        drops += bool(drop.hits[8, 0])
+        half = generate(half_time, model=shipped, seed_value=value).continuation
+        snares += bool(half.hits[8, 1])
+        assert half.hits[:, 0].any()  # its kick never vanishes
+        double = generate(metal, model=shipped, seed_value=value).continuation
+        assert double.hits[:, 0].sum() >= 8  # of the seed's 16
+        bars.add(double)
+    assert drops >= 9 and snares >= 8
+    assert len(bars) >= 8
+    assert (
+        generate(metal, model=shipped, seed_value=3).continuation
+        == generate(metal, model=shipped, seed_value=3).continuation
+    )

@@ -148,3 +148,24 @@ def test_nucleus_sampling_keeps_only_the_likeliest_categories() -> None:
     torch.testing.assert_close(tiny_nucleus, greedy)
     wide = model.generate(bar1, temperature=1.0, top_p=1.0, generator=torch.Generator().manual_seed(0))
     assert not torch.equal(wide, greedy)
+
+
+def test_play_with_a_keep_share_redraws_bars_that_strip_the_backbone() -> None:
+    from jaki.decoding import Decoding
+    from jaki.pattern import CATEGORY_PARTS, category_index
+
+    model = tiny_model()
+    bar1 = torch.full((32, 16), category_index("ksc"))  # every backbone part on every step
+    free = model.play(bar1, Decoding(temperature=1.0), generator=torch.Generator().manual_seed(0))
+    kept = model.play(
+        bar1, Decoding(temperature=1.0, keep_share=0.5, draws=64), generator=torch.Generator().manual_seed(0)
+    )
+    hits = lambda bars: CATEGORY_PARTS[bars.numpy()][..., :3].sum(axis=1)  # noqa: E731 (per bar, per backbone part)
+    assert (hits(free) < 8).any()  # an untrained model strips them freely
+    assert (hits(kept) >= 8).all()  # the rule holds every bar to half of each part's 16 hits
+    again = model.play(
+        bar1, Decoding(temperature=1.0, keep_share=0.5, draws=64), generator=torch.Generator().manual_seed(0)
+    )
+    torch.testing.assert_close(kept, again)
+    with pytest.raises(ValueError, match="keep_share"):
+        Decoding(keep_share=1.5)

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from jaki.conditions import CONDITION_SIZES, codes_for
-from jaki.decoding import Decoding
-from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES, STEPS_PER_BAR
+from jaki.decoding import KEPT_PARTS, Decoding
+from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES, PARTS, STEPS_PER_BAR
 
 ARCHITECTURES = ("lstm", "orig")
 
@@ -297,9 +297,9 @@ class ContinuationModel(nn.Module):
         ).reshape(bar1.shape[0], draws, bar1.shape[1])
         if draws == 1:
             return sampled[:, 0]
-        parts = _CATEGORY_PARTS
-        before = parts[bar1].sum(dim=1, keepdim=True).float()  # (B, 1, 5) hits per part
-        after = parts[sampled].sum(dim=2).float()  # (B, draws, 5)
+        parts = _CATEGORY_PARTS[:, [PARTS.index(part) for part in KEPT_PARTS]]
+        before = parts[bar1].sum(dim=1, keepdim=True).float()  # (B, 1, kept parts) hits per part
+        after = parts[sampled].sum(dim=2).float()  # (B, draws, kept parts)
         kept = torch.where(before > 0, after / before.clamp(min=1), torch.ones_like(after)).min(dim=-1).values
         keeps = kept >= decoding.keep_share
         # The first draw that keeps every part, else the one whose worst part keeps the most.
