@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from jaki.cli.main import COMMANDS, app, load_command
+from jaki.errors import JakiInputError
 from jaki.midi import write_drum_midi
 
 HEAVY = ("torch", "scipy", "gymnasium", "matplotlib")
@@ -99,3 +101,23 @@ def test_flags_show_no_value_type(args):
 def test_generate_help_names_every_built_in_drum_map():
     result = runner.invoke(app, ["generate", "--help"], env={"COLUMNS": "200"})
     assert "drum map gm, td11, bfd3 or a .toml/.json file" in result.output
+
+
+def warns_then_fails(fail: bool = True) -> None:
+    """A stand-in command: a library warning on the way, then bad input (or a result)."""
+    warnings.warn("numpy: invalid value encountered", RuntimeWarning, stacklevel=1)
+    if fail:
+        raise JakiInputError("x.mid: bad input")
+    print("done")
+
+
+def test_stderr_on_exit_2_is_the_error_line_alone(monkeypatch):
+    """A warning raised on the way to bad input is dropped; after a result it is shown (held to the end)."""
+    monkeypatch.setitem(COMMANDS, "noisy", ("test_cli_main:warns_then_fails", "A stand-in."))
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        failed = runner.invoke(app, ["noisy", "--fail"])
+    assert failed.exit_code == 2 and failed.stderr == "error: x.mid: bad input\n" and shown == []
+    with pytest.warns(RuntimeWarning, match="invalid value encountered"):
+        done = runner.invoke(app, ["noisy", "--no-fail"])
+    assert done.exit_code == 0 and done.stdout == "done\n"

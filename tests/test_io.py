@@ -1,11 +1,13 @@
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from jaki.errors import JakiInputError
-from jaki.io import atomic_write, check_new_file, check_output_folder
+from jaki.io import atomic_write, check_new_file, check_output_folder, staged_folder, sweep_stale_temps
 
 
 def write_text(text: str):
@@ -113,3 +115,61 @@ def test_check_new_file_gives_atomic_writes_refusals_up_front(tmp_path):
         check_new_file(tmp_path)
     with pytest.raises(JakiInputError, match="does not exist"):
         check_new_file(tmp_path / "missing" / "out.txt")
+
+
+# --- staged_folder and stale temporary files (interrupted runs) ------------------------------------------------
+def test_a_staged_folder_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError), staged_folder(out) as staging:
+        (staging / "a.mid").write_bytes(b"a")
+        raise RuntimeError("failed half-way")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    with staged_folder(out) as staging:
+        (staging / "a.mid").write_bytes(b"a")
+        (staging / "b.mid").write_bytes(b"b")
+        assert not out.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["a.mid", "b.mid"] and list(tmp_path.iterdir()) == [out]
+
+
+def test_a_staged_set_moves_into_an_existing_folder_only_when_complete(tmp_path: Path) -> None:
+    (tmp_path / "a.mid").write_bytes(b"old")
+    with pytest.raises(JakiInputError, match="exists"), staged_folder(tmp_path) as staging:
+        (staging / "a.mid").write_bytes(b"new")
+    assert (tmp_path / "a.mid").read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["a.mid"]
+    with staged_folder(tmp_path, overwrite=True) as staging:
+        (staging / "a.mid").write_bytes(b"new")
+    assert (tmp_path / "a.mid").read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["a.mid"]
+
+
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from jaki.io import atomic_write, staged_folder
+out = Path(sys.argv[1])
+with staged_folder(out / "set") as staging:
+    (staging / "seed.mid").write_bytes(b"half")
+    atomic_write(out / "single.mid", lambda tmp: (print("ready", flush=True), time.sleep(60)))
+"""
+
+
+def test_a_killed_run_leaves_nothing_a_rerun_trips_on(tmp_path: Path) -> None:
+    """SIGKILL runs no cleanup: the killed writer's staging folder and temp file stay, hidden, until the next run
+    into that folder sweeps them (their process id is gone); the outputs themselves never appear half-written."""
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "ready"
+    writer.kill()
+    writer.wait()
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert len(leftovers) == 2 and all(name.startswith(".") and name.endswith(".tmp") for name in leftovers)
+    with staged_folder(tmp_path / "set") as staging:
+        (staging / "seed.mid").write_bytes(b"whole")
+    atomic_write(tmp_path / "single.mid", lambda tmp: tmp.write_bytes(b"whole"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set", "single.mid"]
+    assert (tmp_path / "set" / "seed.mid").read_bytes() == b"whole"
+
+
+def test_a_live_writers_temporary_files_are_left_alone(tmp_path: Path) -> None:
+    mine = tmp_path / f".x.mid.{os.getpid()}-0123abcd.tmp"
+    mine.write_bytes(b"")
+    sweep_stale_temps(tmp_path)
+    assert mine.exists()

@@ -8,6 +8,7 @@ MIDI and read it back, and a screenshot that is not blank. Skipped, with the rea
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import tempfile
@@ -244,6 +245,14 @@ def test_the_seed_grid_and_the_targets_work_from_the_keyboard(browser, studio_ur
     assert names == ["cymbal_density", "drum_density", "syncopation", "repetition"]
 
 
+DROP_FILE = """
+const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+const transfer = new DataTransfer();
+transfer.items.add(new File([bytes], arguments[1], { type: "audio/midi" }));
+document.querySelector("main").dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+"""
+
+
 def test_a_midi_file_seeds_the_grid_and_bad_files_get_the_clis_message(
     browser, studio_url, tmp_path, pattern_a, pattern_b
 ):
@@ -259,6 +268,12 @@ def test_a_midi_file_seeds_the_grid_and_bad_files_get_the_clis_message(
     document = browser.execute_script("return jakiStudio.document()")
     assert document["seed"]["source"] == "two-bars.mid bar 2"
     assert page_grids(browser, "seed") == [pattern_b.grid_rows()]
+
+    # Dropping the file on the page does the same (a drop event carrying it, as a drag from a DAW would).
+    Select(browser.find_element(By.ID, "groove")).select_by_value("rock")
+    browser.execute_script(DROP_FILE, base64.b64encode(midi.read_bytes()).decode(), "dropped.mid")
+    wait_for(lambda: "dropped.mid bar 1" in browser.find_element(By.ID, "status").text, "the dropped MIDI seed")
+    assert browser.execute_script("return document.querySelector('#midi-bar').options.length") == 2
 
     bad = tmp_path / "notes.mid"
     bad.write_bytes(b"not a MIDI file")

@@ -567,40 +567,27 @@ def write_generation(
 ) -> dict[str, Path]:
     """Write seed, continuation, tuned and loop MIDI files (and optionally WAV/PNG) into ``out_dir``.
 
-    All or nothing: every file is checked before the first is written, each is written atomically, and if one
-    fails the files written so far are removed again.
+    All or nothing: every file is checked before the first is written, and the set is written in a staging folder
+    that becomes ``out_dir`` (or moves into it) only once complete (:func:`jaki.io.staged_folder`): a failure or an
+    interrupt leaves no partial set that a rerun would trip on.
     """
-    from jaki.io import atomic_write, check_output_folder
+    from jaki.io import check_output_folder, staged_folder
     from jaki.render import render_png, render_wav
 
     out_dir = Path(out_dir)
     paths = output_paths(out_dir, wav=wav, png=png)
     check_output_folder(out_dir, [path.name for path in paths.values()], overwrite=force, create_parents=True)
     midi_files = generation_midi(generation, tempo_bpm=tempo_bpm, open_note=open_note)
-    created_dir = not out_dir.exists()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise JakiInputError(f"{out_dir}: cannot create the output folder ({error.strerror or error})") from None
-    written: list[Path] = []
-    try:
+    with staged_folder(out_dir, overwrite=force) as staging:
+        staged = {name: staging / path.name for name, path in paths.items()}
         for name, midi in midi_files.items():
-            atomic_write(paths[name], lambda tmp, midi=midi: midi.save(tmp), overwrite=force)
-            written.append(paths[name])
+            midi.save(staged[name])
         if wav:
-            render_wav(paths["loop"], paths["wav"], soundfont=soundfont, overwrite=force)
-            written.append(paths["wav"])
+            render_wav(staged["loop"], staged["wav"], soundfont=soundfont)
         if png:
             played = generation.midi_patterns()
             panels = [("seed", played["seed"]), ("continuation", played["continuation"])]
             if generation.tuned is not None:
                 panels.append(("tuned", played["tuned"]))
-            render_png(panels, paths["png"], tempo_bpm=tempo_bpm, overwrite=force)
-            written.append(paths["png"])
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        if created_dir and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        raise
+            render_png(panels, staged["png"], tempo_bpm=tempo_bpm)
     return paths

@@ -10,9 +10,12 @@ already had. So the content goes to a temporary file in the same folder (same fi
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shutil
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from jaki.errors import JakiInputError
@@ -26,12 +29,15 @@ def atomic_write(path: Path, write: Callable[[Path], None], *, overwrite: bool =
     """
     path = Path(path)
     check_new_file(path, overwrite=overwrite)
-    tmp_path = _create_temp_beside(path)
+    sweep_stale_temps(path.parent)
+    tmp_path: Path | None = None
     try:
+        tmp_path = _create_temp_beside(path)
         write(tmp_path)
         os.replace(tmp_path, path)
     except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
         raise
 
 
@@ -72,7 +78,7 @@ def _create_temp_beside(path: Path) -> Path:
     (``tempfile.mkstemp`` would make it owner-only, and the rename would hand that mode to the user's file.)
     """
     for _ in range(16):
-        candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        candidate = path.with_name(_temp_name(path.name))
         try:
             os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
@@ -114,3 +120,70 @@ def read_bounded(path: Path, limit: int, what: str, *, head: bool = False) -> by
 
 def _size_text(size: int) -> str:
     return f"{size // 2**20} MiB" if size >= 2**20 else f"{size // 2**10} KiB"
+
+
+# Temporary names carry the writer's process id, so that a later run can tell the leftovers of a killed one
+# (SIGKILL runs no cleanup) from those of a writer still at work, and remove them.
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp$")
+
+
+def _temp_name(name: str) -> str:
+    return f".{name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+
+
+def sweep_stale_temps(folder: Path) -> None:
+    """Remove the temporary files and staging folders that a killed jaki process left in ``folder``."""
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or not ours to judge: leave its files alone
+    return True
+
+
+@contextmanager
+def staged_folder(folder: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """A hidden staging folder for a set of files that belong together (one generation's MIDI, WAV and PNG): what the
+    block writes there appears in ``folder`` only once the block has finished. A new ``folder`` is the staging
+    folder renamed in one step, so an interrupted run (Ctrl-C, SIGKILL) leaves the complete set or none of it;
+    into an existing folder the files are renamed one by one, after all of them are written. A failed block
+    leaves nothing; the leftovers of a killed one are swept by the next run."""
+    folder = Path(folder)
+    fresh = not folder.exists()
+    parent = folder.parent if fresh else folder
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise JakiInputError(f"{folder}: cannot create the output folder ({error.strerror or error})") from None
+    sweep_stale_temps(parent)
+    staging = parent / _temp_name(folder.name if fresh else "staging")
+    try:
+        staging.mkdir()
+        yield staging
+        if fresh:
+            os.rename(staging, folder)
+            return
+        for item in sorted(staging.iterdir()):
+            check_new_file(folder / item.name, overwrite=overwrite)
+        for item in sorted(staging.iterdir()):
+            os.replace(item, folder / item.name)
+        staging.rmdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -42,7 +42,7 @@ DRUM_CHANNEL: int = 9  # MIDI channel 10, counted from 0 as mido does
 DEFAULT_TEMPO_US: int = 500_000  # 120 bpm, the MIDI default when a file has no set_tempo
 DEFAULT_METER: tuple[int, int] = (4, 4)  # the MIDI default when a file has no time_signature
 STEPS_PER_BEAT: int = STEPS_PER_BAR // 4  # sixteenths per quarter note
-MAX_FILE_BYTES: int = 64 * 1024 * 1024  # a drum MIDI file is kilobytes; refuse to load gigabytes by mistake
+MAX_FILE_BYTES: int = 2 * 1024 * 1024  # a drum MIDI file is kilobytes (GMD: 155 KB at most); 7 MB took 41 s
 TEMPO_DECIMALS: int = 3  # a bar's tempo is read to 1/1000 bpm
 MAX_BARS: int = 10_000  # over 5 hours of 4/4 at 120 bpm: more is a corrupt delta time, not a drum loop
 

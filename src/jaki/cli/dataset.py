@@ -49,9 +49,9 @@ def build(
         list[Path], typer.Argument(help="Files or folders (searched recursively) of .mid, .midi and .bfd3pal.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset file to write (.npz).")],
-    hop: Annotated[int, typer.Option(min=1, help="Bars between the starts of consecutive windows.")] = 1,
+    hop: Annotated[int, typer.Option(min=1, max=64, help="Bars between the starts of consecutive windows.")] = 1,
     min_hits_bar2: Annotated[
-        int, typer.Option("--min-hits-bar2", min=0, help="Drop windows whose bar 2 has fewer hits.")
+        int, typer.Option("--min-hits-bar2", min=0, max=80, help="Drop windows whose bar 2 has fewer hits.")
     ] = 2,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List unreadable files with reasons.")] = False,

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 
 MAX_GRID_FILE_BYTES = 1 << 16  # a one-bar grid is under a hundred bytes
+MAX_REFINE_SECONDS = 3600.0  # per bar: refinement pays off within seconds
 
 
 def _target_help(feature: str) -> str:
@@ -101,7 +102,12 @@ def generate(
     ] = "agent",
     refine: Annotated[
         float,
-        typer.Option(min=0.0, help="Per-seed refinement: keep training the agent on this seed for SECONDS per bar."),
+        typer.Option(
+            min=0.0,
+            max=MAX_REFINE_SECONDS,
+            help="Per-seed refinement: keep training the agent on this seed for SECONDS per bar (plus a few seconds "
+            "to start the trainer).",
+        ),
     ] = 0.0,
     bars: Annotated[
         int, typer.Option(min=1, max=MAX_BARS, help="Continue this many bars, each from the one before.")

@@ -12,6 +12,7 @@ usage errors, which typer would draw as a multi-line box) are caught once, in :c
 
 from __future__ import annotations
 
+import warnings
 from importlib import import_module
 from typing import Any
 
@@ -84,16 +85,25 @@ class JakiGroup(TyperGroup):
         return name, command, rest
 
     def invoke(self, ctx: typer.Context) -> Any:
+        # Library warnings (NumPy, torch) are held back until the command ends: shown after its result (or a bug's
+        # traceback), dropped before a bad-input line, so that stderr on exit 2 is that one line.
+        held: list[warnings.WarningMessage] = []
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings(record=True) as held:
+                return super().invoke(ctx)
         except JakiInputError as error:
+            held.clear()
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(code=2) from None
         except TyperException as error:  # click's UsageError / BadParameter, e.g. "--bars 0"
+            held.clear()
             command = getattr(error, "ctx", None)
             hint = f" (see '{command.command_path} --help')" if command is not None else ""
             typer.echo(f"error: {error.format_message()}{hint}", err=True)
             raise typer.Exit(code=getattr(error, "exit_code", 2)) from None
+        finally:
+            for warning in held:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 app = typer.Typer(

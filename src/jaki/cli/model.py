@@ -20,6 +20,7 @@ from jaki.errors import JakiInputError
 from jaki.evaluation import KEPT_PARTS, Contestant, EvaluationReport
 from jaki.evaluation import evaluate as evaluate_models
 from jaki.features import TUNER_FEATURES, bands_to_json
+from jaki.generate import MAX_SEED_VALUE
 from jaki.io import check_output_folder
 from jaki.model import ARCHITECTURES, ModelConfig
 from jaki.pairs import load_pairs
@@ -42,18 +43,24 @@ def train(
         bool,
         typer.Option("--bidirectional/--unidirectional", help="lstm: whether the encoder also reads bar 1 backwards."),
     ] = ModelConfig.bidirectional,
-    epochs: Annotated[int, typer.Option(min=1, help="Most passes over the train split.")] = TrainConfig.epochs,
-    seed: Annotated[int, typer.Option(help="Seeds initialisation, dropout and shuffling.")] = TrainConfig.seed,
+    epochs: Annotated[int, typer.Option(min=1, max=100_000, help="Most passes over the train split.")] = (
+        TrainConfig.epochs
+    ),
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED_VALUE, help="Seeds initialisation, dropout and shuffling.")
+    ] = TrainConfig.seed,
     logit_adjustment: Annotated[
         float,
         typer.Option(
             min=0,
+            max=10,
             help="After training, offset each category's logit by -τ·log(its train frequency): "
             "the argmax then plays rare parts (open cymbals, toms) more. 0 = off.",
         ),
     ] = TrainConfig.logit_adjustment,
     max_minutes: Annotated[
-        float | None, typer.Option("--max-minutes", min=0, help="Stop after the epoch that passes this wall time.")
+        float | None,
+        typer.Option("--max-minutes", min=0, max=7 * 24 * 60, help="Stop after the epoch that passes this wall time."),
     ] = None,
     conditions: Annotated[
         str,
@@ -201,7 +208,9 @@ def evaluate(
     train_orig: Annotated[
         bool, typer.Option("--train-orig", help="Train the 'orig' baseline here, with the model's recorded budget.")
     ] = False,
-    seed: Annotated[int, typer.Option(help="Seeds the sampled bar 2s and the random-flip baseline.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED_VALUE, help="Seeds the sampled bar 2s and the random-flip baseline.")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
 ) -> None:
     """Score a model and the baselines: NLL, step accuracy, hit F1, tuner-feature match, and how bar 2 varies."""

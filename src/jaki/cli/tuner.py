@@ -17,6 +17,7 @@ from rich.table import Table
 from jaki.conditions import codes_for
 from jaki.dataset import load_dataset, require_split
 from jaki.errors import JakiInputError
+from jaki.generate import MAX_SEED_VALUE
 from jaki.io import check_output_folder
 from jaki.tuner.dqn import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, TrainProgress, load_agent
 from jaki.tuner.evaluation import (
@@ -32,6 +33,9 @@ from jaki.tuner.pretrain import pretrain_agent
 from jaki.tuner.problem import RewardConfig
 from jaki.weights import load_model
 
+MAX_BUDGET_S = 7 * 24 * 3600.0  # a week of training
+MAX_REFINE_STEPS = 10_000  # per-seed refinement is a hundred steps; ten thousand is hours
+
 
 def train_tuner(
     out: Annotated[
@@ -41,23 +45,30 @@ def train_tuner(
     model: Annotated[
         Path | None, typer.Option("--model", help="Continuation model folder (default: the shipped model).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seeds targets, episodes, exploration and the network.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED_VALUE, help="Seeds targets, episodes, exploration and the network.")
+    ] = 0,
     steps: Annotated[
-        int, typer.Option(min=1, help="Vectorised training steps (each moves 64 episodes).")
+        int,
+        typer.Option(
+            min=1, max=DQNConfig.RANGES["total_steps"][1], help="Vectorised training steps (each moves 64 episodes)."
+        ),
     ] = DQNConfig.total_steps,
     closeness: Annotated[
-        float, typer.Option(min=0.0, help="Weight of the model's log-likelihood per nat (0 = the ablation).")
+        float,
+        typer.Option(min=0.0, max=100.0, help="Weight of the model's log-likelihood per nat (0 = the ablation)."),
     ] = RewardConfig.closeness,
     device: Annotated[
         str, typer.Option(help="Torch device for training: the continuation model and the Q-networks (cpu, cuda).")
     ] = "cpu",
-    threads: Annotated[int, typer.Option(min=1, help="CPU threads for torch.")] = 1,
+    threads: Annotated[int, typer.Option(min=1, max=256, help="CPU threads for torch.")] = 1,
     resume: Annotated[
         Path | None,
         typer.Option("--resume", help="Continue training this agent (exploration restarts at ε 0.05)."),
     ] = None,
     budget_s: Annotated[
-        float | None, typer.Option("--budget-s", min=1.0, help="Stop after this many seconds of training.")
+        float | None,
+        typer.Option("--budget-s", min=1.0, max=MAX_BUDGET_S, help="Stop after this many seconds of training."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing agent in --out.")] = False,
 ) -> None:
@@ -128,18 +139,22 @@ def evaluate_tuner_command(
             "--programmed", help="Programmed patterns (bardet200.json layout): their first bars are a second seed set."
         ),
     ] = None,
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per seed set (drawn at random with --seed).")] = 40,
+    seeds: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Seeds per seed set (drawn at random with --seed).")
+    ] = 40,
     combos: Annotated[
         str, typer.Option(help="'all' (255 combinations) or N per number of requested features.")
     ] = "all",
-    slow_cases: Annotated[int, typer.Option(min=4, help="Cases for greedy hill-climbing.")] = 200,
+    slow_cases: Annotated[int, typer.Option(min=4, max=100_000, help="Cases for greedy hill-climbing.")] = 200,
     refine_cases: Annotated[
-        int, typer.Option(min=1, help="Cases for per-seed refinement (a subset of greedy's).")
+        int, typer.Option(min=1, max=10_000, help="Cases for per-seed refinement (a subset of greedy's).")
     ] = 16,
     refine_steps: Annotated[
-        int, typer.Option(min=1, help="Training steps of per-seed refinement.")
+        int, typer.Option(min=1, max=MAX_REFINE_STEPS, help="Training steps of per-seed refinement.")
     ] = RefineConfig.steps,
-    seed: Annotated[int, typer.Option(help="Seeds the choice of seeds and combinations.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=MAX_SEED_VALUE, help="Seeds the choice of seeds and combinations.")
+    ] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")] = False,
 ) -> None:
     """Compare the tuning methods on held-out test seeds (and programmed seeds) × target combinations, scored by the

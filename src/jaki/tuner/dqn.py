@@ -81,7 +81,7 @@ class DQNConfig:
     # What a saved agent.json may hold (checked by weights.config_dataclass; other numbers: finite and ≥ 0). The
     # upper ends are far past any useful value and keep a damaged file from asking for gigabytes.
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {
-        "total_steps": (1, 10**8),
+        "total_steps": (1, 10**6),
         "n_envs": (1, 4096),
         "max_edits": (1, 64),
         "buffer_size": (1, 10**7),

@@ -198,10 +198,10 @@
     fill($('#steer select[name="method"]'), methods);
     fill($("#open-as"), openAs);
     fill($("#drum-map"), drumMaps);
-    $("#drum-map").prepend(new Option("auto (TD-11 ⊇ GM)", ""));
+    $("#drum-map").prepend(new Option("auto", ""));
     $("#drum-map").value = "";
     fill($("#channel"), Array.from({ length: 16 }, (_, i) => String(i + 1)));
-    $("#channel").prepend(new Option("10 (auto)", ""));
+    $("#channel").prepend(new Option("auto", ""));
     $("#channel").value = "";
     for (const part of state.setup.parts) {
       const label = document.createElement("label");
