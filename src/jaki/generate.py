@@ -210,7 +210,7 @@ class Generation:
     model_name: str
     method: str  # the tuning method used; "none" when nothing was requested
     decoding: Decoding = MOST_LIKELY  # how the continuation was played
-    log_likelihood: float = 0.0  # log p of the result's bars under the model, each given the bar before (nats)
+    log_likelihood: float = 0.0  # log p of the result's bars under the model, each given the seed (nats)
     rank: int = 1  # among the variations of one call, most likely first
     timing_ms: dict[str, float] = field(default_factory=dict)
     performance: Performance | None = None  # the bars as played (velocities, timing); None = jaki's grid
@@ -267,7 +267,8 @@ def generate(
     tempo_bpm: float | None = None,
     groove: GrooveModel | None = None,
 ) -> Generation:
-    """Continue ``seed`` for ``n_bars`` bars, each from the bar before it, tuning each toward ``requests``.
+    """Continue ``seed`` into a phrase of ``n_bars`` bars, each a variation of the seed at its place in the phrase
+    (the fourth bar of four is where a drummer varies most), tuning each toward ``requests``.
 
     ``requests`` maps features to ``low``/``medium``/``high`` or a number (missing = skipped). The model plays
     the way its ``decoding`` says (sampled, seeded by ``seed_value``) unless ``temperature`` / ``top_p`` say
@@ -365,10 +366,11 @@ def generate_variations(
     for attempt in range(attempts):
         phrase_timing = {"continuation": 0.0, "tuning": 0.0}
         continuations, tuned, values, verdicts, log_p = [], [], [], [], 0.0
-        context = seed.pattern.binary()  # the bar each new bar continues: the seed, then the last bar jaki proposed
+        # Every bar varies the seed at its place in the phrase: continuing each from the bar before would walk
+        # away from the seed, a little further with every bar.
+        bar1 = torch.as_tensor(seed.pattern.binary().categories()[None, :])
         for index, codes in enumerate(bar_codes):
             clock = time.perf_counter()
-            bar1 = torch.as_tensor(context.categories()[None, :])
             bar2 = loaded.model.play(bar1, decoding, generator=generator, conditions=codes[None])
             continuation = Pattern.from_categories(bar2[0].numpy())
             phrase_timing["continuation"] += _lap(clock)
@@ -377,7 +379,7 @@ def generate_variations(
             if targets.requested():
                 clock = time.perf_counter()
                 result = tune(
-                    tuned[-1] if tuned else seed.pattern.binary(),
+                    seed.pattern.binary(),
                     continuation,
                     targets,
                     scorer=ModelScorer(loaded.model, conditions=codes),
@@ -396,7 +398,6 @@ def generate_variations(
                 verdicts.append(result.met)
                 played = result.pattern
             log_p += float(loaded.model.log_likelihood(bar1, played.categories()[None], conditions=codes[None])[0])
-            context = played
         for name, seconds in phrase_timing.items():
             timing[name] = timing.get(name, 0.0) + seconds
         generation = Generation(

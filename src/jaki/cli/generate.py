@@ -110,7 +110,12 @@ def generate(
         ),
     ] = 0.0,
     bars: Annotated[
-        int, typer.Option(min=1, max=MAX_BARS, help="Continue this many bars, each from the one before.")
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_BARS,
+            help="Play a phrase of this many bars, each varying the seed at its place in the phrase.",
+        ),
     ] = 1,
     temperature: Annotated[
         float | None,
