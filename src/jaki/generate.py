@@ -155,6 +155,11 @@ OPEN_NOTES = {"hihat": 46, "crash": 49}  # how the open-cymbal part is written t
 TUNING_METHODS = ("agent", "greedy", "random")  # what a user may choose ("refine" follows from a refine budget)
 
 
+def draw_seed_value() -> int:
+    """A fresh random seed when the user gave none: small, so that it is easy to type back to get the same again."""
+    return int(np.random.SeedSequence().entropy % 1_000_000)
+
+
 def check_seed_value(seed_value: int) -> int:
     if not 0 <= seed_value <= MAX_SEED_VALUE:
         raise JakiInputError(f"--seed {seed_value}: expected 0..{MAX_SEED_VALUE}")

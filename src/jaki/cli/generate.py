@@ -28,6 +28,7 @@ from jaki.generate import (
     bar_features,
     check_method,
     check_seed_value,
+    draw_seed_value,
     generate_variations,
     open_note,
     output_paths,
@@ -182,7 +183,7 @@ def generate(
     from jaki.weights import load_model
 
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
-    seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
+    seed_value = check_seed_value(seed) if seed is not None else draw_seed_value()
     rng = np.random.default_rng(seed_value)
     open_midi_note = open_note(open_as)
     seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)
