@@ -161,6 +161,7 @@ def test_click_a_beat_steer_it_hear_it_and_take_the_midi(browser, studio_url, do
     wait_for(lambda: "generated" in browser.find_element(By.ID, "status").text, "the generation")
 
     request = {"seed_grid": seed.to_grid(), "syncopation": "high", "repetition": "low", "seed": 7}
+    request["tempo"] = float(browser.find_element(By.ID, "tempo").get_attribute("value"))  # the feel depends on it
     answer = httpx2.post(f"{studio_url}/api/generate", json=request, timeout=WAIT_S).json()
     for title in ("seed", "continuation", "tuned"):
         assert page_grids(browser, title) == bars_of(answer[title]), title
