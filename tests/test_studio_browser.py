@@ -160,9 +160,11 @@ def test_click_a_beat_steer_it_hear_it_and_take_the_midi(browser, studio_url, do
     browser.find_element(By.ID, "generate").click()
     wait_for(lambda: "generated" in browser.find_element(By.ID, "status").text, "the generation")
 
-    request = {"seed_grid": seed.to_grid(), "syncopation": "high", "repetition": "low", "seed": 7}
-    request["tempo"] = float(browser.find_element(By.ID, "tempo").get_attribute("value"))  # the feel depends on it
+    tempo = float(browser.find_element(By.ID, "tempo").get_attribute("value"))
+    request = {"seed_grid": seed.to_grid(), "syncopation": "high", "repetition": "low", "seed": 7, "tempo": tempo}
     answer = httpx2.post(f"{studio_url}/api/generate", json=request, timeout=WAIT_S).json()
+    shown = browser.execute_script("return jakiStudio.document()")
+    assert {**shown, "timing_ms": None} == {**answer, "timing_ms": None}
     for title in ("seed", "continuation", "tuned"):
         assert page_grids(browser, title) == bars_of(answer[title]), title
     assert page_grids(browser, "seed") == [seed.grid_rows()]

@@ -589,7 +589,8 @@ def write_generation(
         for name, midi in midi_files.items():
             midi.save(staged[name])
         if wav:
-            render_wav(staged["loop"], staged["wav"], soundfont=soundfont)
+            loop_seconds = generation.loop.n_bars * 4 * 60.0 / tempo_bpm  # 4/4 bars
+            render_wav(staged["loop"], staged["wav"], soundfont=soundfont, loop_seconds=loop_seconds)
         if png:
             played = generation.midi_patterns()
             panels = [("seed", played["seed"]), ("continuation", played["continuation"])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import wave
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,8 +38,19 @@ def find_soundfont(soundfont: Path | None = None) -> Path:
     )
 
 
-def render_wav(midi_path: Path, wav_path: Path, *, soundfont: Path | None = None, overwrite: bool = False) -> None:
-    """Render a MIDI file to a 16-bit stereo WAV with the FluidSynth command-line synthesiser."""
+def render_wav(
+    midi_path: Path,
+    wav_path: Path,
+    *,
+    soundfont: Path | None = None,
+    overwrite: bool = False,
+    loop_seconds: float | None = None,
+) -> None:
+    """Render a MIDI file to a 16-bit stereo WAV with the FluidSynth command-line synthesiser.
+
+    With ``loop_seconds`` the WAV lasts exactly that long: what rings on past the end (cymbal decays, the
+    soundfont's release) is folded back onto the start, as it sounds when the loop repeats in a DAW.
+    """
     fluidsynth = shutil.which("fluidsynth")
     if fluidsynth is None:
         raise JakiInputError("--wav needs FluidSynth: install it (apt-get install fluidsynth timgm6mb-soundfont)")
@@ -49,8 +61,25 @@ def render_wav(midi_path: Path, wav_path: Path, *, soundfont: Path | None = None
         result = subprocess.run([*command, str(font), str(midi_path)], capture_output=True, text=True, check=False)
         if result.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
             raise JakiInputError(f"fluidsynth failed to render {midi_path.name}: {result.stderr.strip()[:200]}")
+        if loop_seconds is not None:
+            fold_to_loop(tmp, round(loop_seconds * SAMPLE_RATE))
 
     atomic_write(wav_path, synthesise, overwrite=overwrite)
+
+
+def fold_to_loop(wav_path: Path, frames: int) -> None:
+    """Rewrite a 16-bit WAV as exactly ``frames`` frames: the audio past the end is added onto the start (repeatedly,
+    for a tail longer than the loop), clipped to 16 bits; a shorter file is padded with silence."""
+    with wave.open(str(wav_path), "rb") as reader:
+        params = reader.getparams()
+        audio = np.frombuffer(reader.readframes(params.nframes), dtype="<i2").reshape(-1, params.nchannels)
+    looped = np.zeros((frames, params.nchannels), dtype=np.int64)
+    for start in range(0, len(audio), frames):
+        piece = audio[start : start + frames]
+        looped[: len(piece)] += piece
+    with wave.open(str(wav_path), "wb") as writer:
+        writer.setparams(params)
+        writer.writeframes(np.clip(looped, -(2**15), 2**15 - 1).astype("<i2").tobytes())
 
 
 def render_png(

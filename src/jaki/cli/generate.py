@@ -115,7 +115,8 @@ def generate(
         typer.Option(
             min=1,
             max=MAX_BARS,
-            help="Play a phrase of this many bars, each varying the seed at its place in the phrase.",
+            help="Play a phrase of this many bars after the seed, each varying the seed at its place in the phrase: "
+            "tuned.mid holds these N bars, loop.mid and loop.wav the seed + N (so --bars 3 makes a 4-bar loop).",
         ),
     ] = 1,
     temperature: Annotated[
@@ -154,7 +155,13 @@ def generate(
         Path | None, typer.Option(help="Output folder (default: a new folder named from the time and seed).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite files already in the output folder.")] = False,
-    wav: Annotated[bool, typer.Option(help="Also render loop.wav with FluidSynth and a GM soundfont.")] = False,
+    wav: Annotated[
+        bool,
+        typer.Option(
+            help="Also render loop.wav with FluidSynth and a GM soundfont: exactly the loop's length, the ringing "
+            "tail folded back onto its start, ready to loop in a DAW."
+        ),
+    ] = False,
     png: Annotated[bool, typer.Option(help="Also draw the bars as a piano roll, patterns.png.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
     quantize: Annotated[

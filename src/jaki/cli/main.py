@@ -59,9 +59,13 @@ def load_command(name: str) -> typer.core.click.Command:
 
 def hide_flag_types(command: typer.core.click.Command) -> None:
     """Drop the ``<bool>`` that typer's help shows after a flag (which takes no value), in ``command`` and every
-    subcommand, its ``--help`` included."""
+    subcommand, its ``--help`` included. ``--help`` also gets the default False: typer passes a flag's None
+    through pydantic, whose import alone is a third of 'jaki grooves'."""
     context = typer.Context(command)
-    for param in [*command.params, command.get_help_option(context)]:
+    help_option = command.get_help_option(context)
+    if help_option is not None and help_option.default is None:
+        help_option.default = False
+    for param in [*command.params, help_option]:
         if getattr(param, "is_flag", False):
             param.metavar = ""
     for subcommand in getattr(command, "commands", {}).values():
