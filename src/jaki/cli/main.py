@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("jaki.cli.model:evaluate", "Score a continuation model against the baselines."),
     "train-tuner": ("jaki.cli.tuner:train_tuner", "Pretrain the Double-DQN tuning agent."),
     "evaluate-tuner": ("jaki.cli.tuner:evaluate_tuner_command", "Compare the tuning methods on test seeds."),
+    "train-groove": ("jaki.cli.groove:train_groove", "Train the groove model: velocity and timing of every hit."),
+    "evaluate-groove": ("jaki.cli.groove:evaluate_groove", "Score the groove model against the feel baselines."),
     "dataset": ("jaki.cli.dataset:app", "Build loop datasets from drum MIDI and BFD3 palettes; inspect them."),
     "studio": ("jaki.cli.studio:studio", "Open the studio in your browser: click a beat, steer it, hear it."),
 }
