@@ -106,7 +106,7 @@ def main() -> None:
         "jaki bar 4, --fill": bar_figures(np.stack(last_bars["--fill"])),
     }
     shift = Table(
-        title="the last bar of a phrase: mean per bar (GMD's fills against its beats; jaki's with and without --fill)"
+        title="bar 4 of a phrase: mean per bar (GMD's fills against its beats; jaki's with and without --fill)"
     )
     shift.add_column("figure")
     for name in (*columns, "GMD shift", "jaki shift"):
