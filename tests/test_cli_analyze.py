@@ -1,4 +1,5 @@
 import json
+import re
 
 import mido
 import pytest
@@ -123,3 +124,29 @@ def test_unknown_drum_map_exits_2(tmp_path, pattern_a):
     write_drum_midi(pattern_a, path)
     result = runner.invoke(app, ["analyze", str(path), "--drum-map", str(tmp_path / "nope.toml")])
     assert_one_line_error(result, tmp_path / "nope.toml")
+
+
+def test_played_bar_shows_velocity_and_timing_per_hit_and_part(tmp_path, pattern_a):
+    import numpy as np
+
+    from jaki.pattern import Pattern
+
+    velocities = np.where(pattern_a.hits, np.linspace(0.3, 0.9, 16)[:, None], 0.0)
+    offsets = np.where(pattern_a.hits, 10.0, np.nan)
+    offsets[4, 1] = -20.0  # the snare on beat 2 pushed
+    path = tmp_path / "played.mid"
+    write_drum_midi(Pattern(pattern_a.hits, velocities, offsets), path, tempo_bpm=120.0)
+    result = runner.invoke(app, ["analyze", str(path), "--json"])
+    [bar] = json.loads(result.stdout)["bars"]
+    snare = [hit for hit in bar["hits"] if hit["part"] == "snare"]
+    assert [hit["step"] for hit in snare] == [4, 12]
+    assert snare[0]["offset_ms"] == pytest.approx(-20.0, abs=1.0) and snare[1]["offset_ms"] == pytest.approx(
+        10.0, abs=1.0
+    )
+    assert snare[0]["velocity"] == round(127 * velocities[4, 1])
+    assert bar["feel"]["snare"]["offset_ms_mean"] == pytest.approx(-5.0, abs=1.0)
+    assert bar["feel"]["toms"] == {key: None for key in bar["feel"]["toms"]}
+    assert bar["features"]["laidbackness"] < 0  # a pushed snare on beat 2
+    pretty = runner.invoke(app, ["analyze", str(path)])
+    assert "offset ms (+ late)" in pretty.stdout
+    assert re.search(r"snare\s+2\s+78 ± 20\s+-5\.0 ± 14\.8", pretty.stdout)  # ticks round 10 ms to 9.9

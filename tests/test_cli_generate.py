@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -402,3 +403,87 @@ def test_refine_status_shows_real_numbers_or_a_dash():
     assert refine_status(state(12, 1.234, 0.75), 1.5, bar=2, bars=4, seconds=2.5) == (
         "refining bar 2/4, 1.2 of 2.5 s: step 12, 36 episodes, reward +1.23 (best +1.50), all met 75%"
     )
+
+
+# --- feel: humanised by default, --quantize, --humanize, --swing ---------------------------------------------------
+def _feel_run(tiny_model_dir, out: Path, *args: str, groove: str = "rock"):
+    result = run("generate", "--groove", groove, "--model", str(tiny_model_dir), "--tempo", "120", "--seed", "4",
+                 "--out", str(out), "--json", *args)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _read(path: Path) -> Pattern:
+    return Pattern.concat([bar.pattern for bar in read_drum_midi(path).bars])
+
+
+def test_every_midi_file_is_played_by_default(tiny_model_dir, tmp_path):
+    document = _feel_run(tiny_model_dir, tmp_path / "o")
+    assert document["feel"]["humanize"] == 1.0 and document["feel"]["swing"] == 50.0
+    accents = {68, 84, 100, 112}
+    for name in ("seed", "continuation", "tuned", "loop"):
+        pattern = _read(Path(document["files"][name]))
+        assert set(np.round(127 * pattern.velocities[pattern.hits]).astype(int)) - accents, name
+    for name in ("seed", "loop"):
+        pattern = _read(Path(document["files"][name]))
+        assert np.abs(pattern.offsets_ms[pattern.hits]).max() > 3.0, name
+    # The tiny model may put all of bar 2's hits on step 0, where an early hit is written on the file's first tick.
+    assert max(abs(hit["offset_ms"]) for hit in document["feel"]["continuation"]) > 1.0
+    written = _read(Path(document["files"]["tuned"]))
+    listed = document["feel"]["tuned"]
+    assert len(listed) == int(written.hits.sum())
+    first = listed[0]
+    assert first["velocity"] == round(127 * written.velocities[first["step"], 0]) or first["part"] != "kick"
+
+
+def test_quantize_writes_the_grid_and_humanize_scales_the_timing(tiny_model_dir, tmp_path):
+    grid = _feel_run(tiny_model_dir, tmp_path / "q", "--quantize")
+    assert grid["feel"] is None
+    loop = _read(Path(grid["files"]["loop"]))
+    assert np.all(loop.offsets_ms[loop.hits] == 0)
+    assert set(np.round(127 * loop.velocities[loop.hits]).astype(int)) <= {68, 84, 100, 112}
+    full = _read(Path(_feel_run(tiny_model_dir, tmp_path / "f")["files"]["loop"]))
+    half = _read(Path(_feel_run(tiny_model_dir, tmp_path / "h", "--humanize", "0.5")["files"]["loop"]))
+    hits = full.hits
+    np.testing.assert_allclose(half.offsets_ms[hits], 0.5 * full.offsets_ms[hits], atol=1.1)
+
+
+def test_swing_delays_the_off_beat_sixteenths(tiny_model_dir, tmp_path):
+    document = _feel_run(tiny_model_dir, tmp_path / "s", "--quantize", "--swing", "62", groove="funk")
+    loop = _read(Path(document["files"]["loop"]))
+    steps = np.arange(loop.n_steps)[:, None].repeat(5, axis=1)
+    off_beat = loop.hits & (steps % 2 == 1)
+    assert off_beat.any()
+    np.testing.assert_allclose(loop.offsets_ms[off_beat], (62 / 50 - 1) * 125.0, atol=1.0)
+    assert np.all(loop.offsets_ms[loop.hits & (steps % 2 == 0)] == 0)
+
+
+def test_a_played_midi_seed_keeps_its_feel_in_seed_mid(tiny_model_dir, tmp_path, pattern_b):
+    rng = np.random.default_rng(0)
+    velocities = np.where(pattern_b.hits, rng.uniform(0.3, 1.0, pattern_b.hits.shape), 0.0)
+    offsets = np.where(pattern_b.hits, rng.uniform(2.0, 40.0, pattern_b.hits.shape), np.nan)
+    played = Pattern(pattern_b.hits, velocities, offsets)
+    midi = tmp_path / "played.mid"
+    write_drum_midi(played, midi, tempo_bpm=120.0)
+    result = run("generate", "--seed-midi", str(midi), "--model", str(tiny_model_dir), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    seed = _read(tmp_path / "o" / "seed.mid")
+    assert np.array_equal(seed.hits, played.hits)
+    assert np.abs(seed.offsets_ms - played.offsets_ms)[played.hits].max() < 1.0
+    assert np.abs(seed.velocities - played.velocities)[played.hits].max() <= 1 / 127
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--quantize", "--humanize", "0.5"], "--quantize and --humanize"),
+        (["--humanize", "1.5"], "--humanize"),
+        (["--swing", "80"], "--swing"),
+    ],
+)
+def test_bad_feel_options_are_one_line_exit_2(tiny_model_dir, tmp_path, args, message):
+    out = tmp_path / "out"
+    result = run("generate", "--groove", "rock", *args, "--model", str(tiny_model_dir), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()

@@ -257,31 +257,31 @@ def one_line_or(load: Callable[[Path], object], folder: Path, check: Callable[[o
         check(loaded)
 
 
+def damage_folder(data: st.DataObject, source: Path, scratch: Path, config_file: str, weights_file: str) -> Path:
+    """A copy of a saved folder with its JSON config or its safetensors damaged."""
+    folder = copied(source, scratch)
+    if data.draw(st.booleans(), label="damage the config (else the weights)"):
+        document = json.loads((folder / config_file).read_text())
+        (folder / config_file).write_text(json.dumps(data.draw(json_damage(document))))
+    else:
+        weights = folder / weights_file
+        weights.write_bytes(byte_damage(data.draw, weights.read_bytes()))
+    return folder
+
+
 @FUZZ
 @given(data=st.data())
 def test_damaged_model_folders_load_or_fail_in_one_line(tiny_model_dir, data):
-    document = json.loads((tiny_model_dir / CONFIG_FILE).read_text())
     with tempfile.TemporaryDirectory() as scratch:
-        folder = copied(tiny_model_dir, Path(scratch))
-        if data.draw(st.booleans(), label="damage the config (else the weights)"):
-            (folder / CONFIG_FILE).write_text(json.dumps(data.draw(json_damage(document))))
-        else:
-            weights = folder / WEIGHTS_FILE
-            weights.write_bytes(byte_damage(data.draw, weights.read_bytes()))
+        folder = damage_folder(data, tiny_model_dir, Path(scratch), CONFIG_FILE, WEIGHTS_FILE)
         one_line_or(load_model, folder, check_loaded_model)
 
 
 @FUZZ
 @given(data=st.data())
 def test_damaged_agent_folders_load_or_fail_in_one_line(agent_dir, data):
-    document = json.loads((agent_dir / AGENT_CONFIG).read_text())
     with tempfile.TemporaryDirectory() as scratch:
-        folder = copied(agent_dir, Path(scratch))
-        if data.draw(st.booleans(), label="damage the config (else the weights)"):
-            (folder / AGENT_CONFIG).write_text(json.dumps(data.draw(json_damage(document))))
-        else:
-            weights = folder / AGENT_WEIGHTS
-            weights.write_bytes(byte_damage(data.draw, weights.read_bytes()))
+        folder = damage_folder(data, agent_dir, Path(scratch), AGENT_CONFIG, AGENT_WEIGHTS)
         one_line_or(load_agent, folder, lambda agent: None)
 
 

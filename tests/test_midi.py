@@ -14,6 +14,7 @@ from jaki.midi import (
     DRUM_CHANNEL,
     MIN_HIT_VELOCITY,
     NOTE_TICKS,
+    WRITE_TICKS_PER_BEAT,
     DrumMidi,
     accent_velocities,
     read_drum_midi,
@@ -108,11 +109,49 @@ def test_written_file_is_a_clean_gm_drum_clip(tmp_path, pattern_b):
             lengths.append(ticks - started.pop(message.note))
     assert sorted(set(onsets)) == [36, 38, 42, 45, 49]
     assert len(onsets) == int(pattern_b.hits.sum())
-    assert set(lengths) == {NOTE_TICKS} and NOTE_TICKS < STEP
-    assert ticks == BAR  # the clip is exactly one bar long
+    assert set(lengths) == {NOTE_TICKS} and NOTE_TICKS < WRITE_TICKS_PER_BEAT // 4
+    assert ticks == 4 * WRITE_TICKS_PER_BEAT  # the clip is exactly one bar long
     read = read_drum_midi(path)
     assert read.bars[0].pattern.binary() == pattern_b
     assert read.bars[0].tempo_bpm == pytest.approx(95.0, rel=1e-5)
+
+
+def gmd_like_bars(rng: np.random.Generator, n_bars: int, tempo_bpm: float) -> Pattern:
+    """Bars with GMD's spread of playing: dense hats, any velocity, offsets up to almost half a sixteenth."""
+    hits = rng.random((n_bars * STEPS_PER_BAR, N_PARTS)) < np.array([0.25, 0.3, 0.6, 0.1, 0.1])
+    velocities = rng.uniform(MIN_HIT_VELOCITY / 127, 1.0, hits.shape)
+    half_step_ms = 60_000 / tempo_bpm / 8
+    offsets = np.clip(rng.normal(-8.0, 26.0, hits.shape), -0.98 * half_step_ms, 0.98 * half_step_ms)
+    offsets[0] = np.abs(offsets[0])  # nothing can sound before the file starts
+    return Pattern(hits, velocities, offsets)
+
+
+@pytest.mark.parametrize("tempo_bpm", [50.0, 82.0, 110.0, 182.0, 290.0])  # GMD's tempo range and percentiles
+def test_round_trip_keeps_hits_velocities_and_offsets(tmp_path, tempo_bpm):
+    rng = np.random.default_rng(int(tempo_bpm))
+    pattern = gmd_like_bars(rng, 8, tempo_bpm)
+    path = tmp_path / "played.mid"
+    write_drum_midi(pattern, path, tempo_bpm=tempo_bpm)
+    read = whole_pattern(read_drum_midi(path))
+    assert np.array_equal(read.hits, pattern.hits)
+    assert np.abs(read.velocities - pattern.velocities)[pattern.hits].max() <= 1 / 127
+    assert np.abs(read.offsets_ms - pattern.offsets_ms)[pattern.hits].max() < 1.0
+
+
+def test_offsets_beyond_half_a_step_stay_on_their_step(tmp_path):
+    hits = np.zeros((16, N_PARTS), dtype=bool)
+    hits[[3, 15], 2] = True
+    offsets = np.full(hits.shape, np.nan)
+    offsets[3, 2], offsets[15, 2] = -500.0, 500.0  # far outside the step: clamped to just inside it
+    path = tmp_path / "edge.mid"
+    write_drum_midi(Pattern(hits, offsets_ms=offsets), path, tempo_bpm=120.0)
+    read = read_drum_midi(path).bars[0].pattern
+    assert np.array_equal(read.hits, hits)
+    half_step_ms = 60_000 / 120 / 8
+    assert -half_step_ms < read.offsets_ms[3, 2] < -0.9 * half_step_ms
+    assert 0.9 * half_step_ms < read.offsets_ms[15, 2] < half_step_ms
+    midi = mido.MidiFile(path)
+    assert sum(m.time for m in midi.tracks[1]) == 4 * WRITE_TICKS_PER_BEAT  # the late last note ends with the clip
 
 
 def test_default_accents_are_louder_on_the_beat():

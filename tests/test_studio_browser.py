@@ -160,8 +160,11 @@ def test_click_a_beat_steer_it_hear_it_and_take_the_midi(browser, studio_url, do
     browser.find_element(By.ID, "generate").click()
     wait_for(lambda: "generated" in browser.find_element(By.ID, "status").text, "the generation")
 
-    request = {"seed_grid": seed.to_grid(), "syncopation": "high", "repetition": "low", "seed": 7}
+    tempo = float(browser.find_element(By.ID, "tempo").get_attribute("value"))
+    request = {"seed_grid": seed.to_grid(), "syncopation": "high", "repetition": "low", "seed": 7, "tempo": tempo}
     answer = httpx2.post(f"{studio_url}/api/generate", json=request, timeout=WAIT_S).json()
+    shown = browser.execute_script("return jakiStudio.document()")
+    assert {**shown, "timing_ms": None} == {**answer, "timing_ms": None}
     for title in ("seed", "continuation", "tuned"):
         assert page_grids(browser, title) == bars_of(answer[title]), title
     assert page_grids(browser, "seed") == [seed.grid_rows()]
@@ -193,8 +196,10 @@ def test_click_a_beat_steer_it_hear_it_and_take_the_midi(browser, studio_url, do
     first_pass = [note for note in notes if note["pass"] == 0]
     assert {(note["step"], note["part"]) for note in first_pass} == expected
     assert len(first_pass) == len(expected)
-    times = [note["time"] for note in notes]
-    assert times == sorted(times) and times[-1] > times[0]
+    assert notes[-1]["time"] > notes[0]["time"]
+    assert [note["velocity"] for note in first_pass] == [
+        played_velocity(answer, note, studio_url) for note in first_pass
+    ]
     assert {(n["step"], n["part"]) for n in notes if n["pass"] == 1} <= expected  # the loop starts again
     wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#patterns .cell.now"), "the playing step's highlight")
     assert browser.find_element(By.ID, "play").get_attribute("aria-pressed") == "true"
@@ -212,6 +217,19 @@ def test_click_a_beat_steer_it_hear_it_and_take_the_midi(browser, studio_url, do
     assert_not_blank(screenshot)
     browser.find_element(By.ID, "play").click()
     assert browser.find_element(By.ID, "play").text == "Play"
+
+
+def played_velocity(document: dict, note: dict, studio_url: str) -> float:
+    """The velocity a hit should sound at: the feel's (the groove model's, as written to MIDI) or jaki's accent."""
+    bar, step = divmod(note["step"], 16)
+    feel = document.get("feel")
+    if feel:
+        hits = feel["seed"] if bar == 0 else feel["tuned"]
+        at = step if bar == 0 else (bar - 1) * 16 + step
+        velocity = next(h["velocity"] for h in hits if h["step"] == at and h["part"] == note["part"])
+        if velocity is not None:
+            return velocity / 127
+    return httpx2.get(f"{studio_url}/api/setup").json()["accent_velocities"][step] / 127
 
 
 def assert_not_blank(png: Path) -> None:

@@ -27,6 +27,7 @@ from jaki.conditions import codes_for, is_performed
 from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, Band, FeatureBands, tuner_features
+from jaki.feel import FeelOptions, Performance, perform
 from jaki.grooves import get_groove, groove_library
 from jaki.midi import DrumMidi, MidiBar, drum_midi_file, read_drum_midi
 from jaki.pattern import Pattern
@@ -34,6 +35,7 @@ from jaki.pattern import Pattern
 if TYPE_CHECKING:  # torch and the tuner load inside generate(): seeds, targets and files need neither
     import mido
 
+    from jaki.groove import GrooveModel
     from jaki.tuner import Targets, TrainProgress
     from jaki.weights import LoadedModel
 
@@ -153,6 +155,11 @@ OPEN_NOTES = {"hihat": 46, "crash": 49}  # how the open-cymbal part is written t
 TUNING_METHODS = ("agent", "greedy", "random")  # what a user may choose ("refine" follows from a refine budget)
 
 
+def draw_seed_value() -> int:
+    """A fresh random seed when the user gave none: small, so that it is easy to type back to get the same again."""
+    return int(np.random.SeedSequence().entropy % 1_000_000)
+
+
 def check_seed_value(seed_value: int) -> int:
     if not 0 <= seed_value <= MAX_SEED_VALUE:
         raise JakiInputError(f"--seed {seed_value}: expected 0..{MAX_SEED_VALUE}")
@@ -211,6 +218,7 @@ class Generation:
     log_likelihood: float = 0.0  # log p of the result's bars under the model, each given the seed (nats)
     rank: int = 1  # among the variations of one call, most likely first
     timing_ms: dict[str, float] = field(default_factory=dict)
+    performance: Performance | None = None  # the bars as played (velocities, timing); None = jaki's grid
 
     @property
     def result(self) -> Pattern:
@@ -220,6 +228,15 @@ class Generation:
     @property
     def loop(self) -> Pattern:
         return Pattern.concat([self.seed.pattern.binary(), self.result])
+
+    def midi_patterns(self) -> dict[str, Pattern]:
+        """What each MIDI file holds: the bars as played, or without a performance the grid (a seed keeps its
+        velocities, as before)."""
+        played = self.performance
+        if played is None:
+            seed = Pattern(self.seed.pattern.hits, self.seed.pattern.velocities)
+            return {"seed": seed, "continuation": self.continuation, "tuned": self.result, "loop": self.loop}
+        return {"seed": played.seed, "continuation": played.continuation, "tuned": played.result, "loop": played.loop}
 
 
 # --- the job ------------------------------------------------------------------------------------------------------
@@ -250,6 +267,10 @@ def generate(
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     keep: Sequence[str] = (),
+    humanize: float = 1.0,
+    swing: float = 50.0,
+    tempo_bpm: float | None = None,
+    groove: GrooveModel | None = None,
 ) -> Generation:
     """Continue ``seed`` into a phrase of ``n_bars`` bars, each a variation of the seed at its place in the phrase
     (the fourth bar of four is where a drummer varies most), tuning each toward ``requests``.
@@ -258,6 +279,9 @@ def generate(
     the way its ``decoding`` says (sampled, seeded by ``seed_value``) unless ``temperature`` / ``top_p`` say
     otherwise; temperature 0 is its most likely bar. ``fill`` makes the last bar a fill. ``keep``: parts tuning
     never changes (``("kick", "snare")``; names from ``jaki.pattern.PARTS``).
+    The groove model then plays the bars (:mod:`jaki.feel`): ``humanize`` 0..1 scales its feel (0 with ``swing``
+    50 = jaki's grid, no performance), ``swing`` is MPC-style percent, ``tempo_bpm`` (default: the seed's, else
+    100) turns its timing into milliseconds, ``groove`` replaces the shipped groove model.
     """
     return generate_variations(
         seed,
@@ -272,6 +296,10 @@ def generate(
         tuning=tuning,
         progress=progress,
         keep=keep,
+        humanize=humanize,
+        swing=swing,
+        tempo_bpm=tempo_bpm,
+        groove=groove,
     )[0]
 
 
@@ -289,12 +317,17 @@ def generate_variations(
     tuning: TuningOptions | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     keep: Sequence[str] = (),
+    humanize: float = 1.0,
+    swing: float = 50.0,
+    tempo_bpm: float | None = None,
+    groove: GrooveModel | None = None,
 ) -> tuple[Generation, ...]:
     """Up to ``variations`` distinct generations of :func:`generate` (each tuned when targets are given), most
     likely first, as Magenta Studio's *Continue* offers candidates. Fewer come back when the model has fewer
     distinct bars to offer (always one at temperature 0). The first is what :func:`generate` returns."""
     import torch
 
+    from jaki.groove import load_groove
     from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, keep_mask, load_agent, tune
     from jaki.weights import load_model
 
@@ -308,6 +341,7 @@ def generate_variations(
     check_seed_value(seed_value)
     targets = Targets(**(requests or {}))
     keep_mask(keep, 1)  # unknown part names fail here, before any work
+    feel = FeelOptions(humanize=humanize, swing=swing)
     timing: dict[str, float] = {}
     clock = time.perf_counter()
     loaded = model if model is not None else load_model()
@@ -396,10 +430,32 @@ def generate_variations(
         found.setdefault(generation.result, generation)
         if len(found) == variations:
             break
-    timing["total"] = sum(timing.values())
     ranked = sorted(found.values(), key=lambda g: -g.log_likelihood)
+    performances: list[Performance | None] = [None] * len(ranked)
+    if not feel.quantized:  # the groove model plays each variation's bars, after the tuner
+        clock = time.perf_counter()
+        groove = groove if groove is not None else load_groove()
+        timing["load_groove"] = _lap(clock)
+        clock = time.perf_counter()
+        performances = [
+            perform(
+                groove,
+                seed.pattern,
+                g.continuation,
+                g.tuned,
+                tempo_bpm=tempo_bpm or seed.tempo_bpm or DEFAULT_TEMPO_BPM,
+                options=feel,
+                generator=torch.Generator().manual_seed(seed_value + rank),
+            )
+            for rank, g in enumerate(ranked)
+        ]
+        timing["feel"] = _lap(clock)
+    timing["total"] = sum(timing.values())
     timing_ms = {name: 1000 * seconds for name, seconds in timing.items()}
-    return tuple(replace(g, rank=rank, timing_ms=timing_ms) for rank, g in enumerate(ranked, start=1))
+    return tuple(
+        replace(g, rank=rank, timing_ms=timing_ms, performance=played)
+        for rank, (g, played) in enumerate(zip(ranked, performances, strict=True), start=1)
+    )
 
 
 def _decoding(default: Decoding, temperature: float | None, top_p: float | None) -> Decoding:
@@ -466,6 +522,7 @@ def generation_document(generation: Generation, files: Mapping[str, Path] | None
             }
             for outcome in generation.outcomes
         },
+        "feel": None if generation.performance is None else generation.performance.document(),
         "files": {name: str(path) for name, path in (files or {}).items()},
         "seed_value": generation.seed_value,
         "model": generation.model_name,
@@ -499,14 +556,9 @@ def output_paths(out_dir: Path, *, wav: bool = False, png: bool = False) -> dict
 def generation_midi(generation: Generation, *, tempo_bpm: float, open_note: int = 46) -> dict[str, mido.MidiFile]:
     """The MIDI files of a generation by role (seed, continuation, tuned, loop): written to disk by
     :func:`write_generation`, downloaded from the studio."""
-    patterns = {
-        "seed": generation.seed.pattern,
-        "continuation": generation.continuation,
-        "tuned": generation.result,
-        "loop": generation.loop,
-    }
     return {
-        role: drum_midi_file(pattern, tempo_bpm=tempo_bpm, open_note=open_note) for role, pattern in patterns.items()
+        role: drum_midi_file(pattern, tempo_bpm=tempo_bpm, open_note=open_note)
+        for role, pattern in generation.midi_patterns().items()
     }
 
 
@@ -539,10 +591,12 @@ def write_generation(
         for name, midi in midi_files.items():
             midi.save(staged[name])
         if wav:
-            render_wav(staged["loop"], staged["wav"], soundfont=soundfont)
+            loop_seconds = generation.loop.n_bars * 4 * 60.0 / tempo_bpm  # 4/4 bars
+            render_wav(staged["loop"], staged["wav"], soundfont=soundfont, loop_seconds=loop_seconds)
         if png:
-            panels = [("seed", generation.seed.pattern), ("continuation", generation.continuation)]
+            played = generation.midi_patterns()
+            panels = [("seed", played["seed"]), ("continuation", played["continuation"])]
             if generation.tuned is not None:
-                panels.append(("tuned", generation.tuned))
-            render_png(panels, staged["png"])
+                panels.append(("tuned", played["tuned"]))
+            render_png(panels, staged["png"], tempo_bpm=tempo_bpm)
     return paths

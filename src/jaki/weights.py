@@ -26,7 +26,7 @@ from torch import nn
 from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands, bands_from_json
-from jaki.io import atomic_write, check_output_folder, read_bounded
+from jaki.io import check_output_folder, read_bounded, staged_folder
 from jaki.model import ContinuationModel, ModelConfig
 from jaki.pattern import CATEGORY_LABELS
 
@@ -78,18 +78,15 @@ def save_folder(
     module: nn.Module, document: dict, directory: Path, *, weights_file: str, config_file: str, overwrite: bool
 ) -> None:
     """The one writer of saved folders (the model's, the agent's): the module's tensors as safetensors and
-    ``document`` as JSON, both checked before the first is written, each written atomically."""
+    ``document`` as JSON, both checked before the first is written and written together
+    (:func:`jaki.io.staged_folder`: an interrupted save leaves both files or neither)."""
     directory = Path(directory)
     check_output_folder(directory, (weights_file, config_file), overwrite=overwrite)
-    directory.mkdir(exist_ok=True)
     tensors = {name: tensor.detach().contiguous() for name, tensor in module.state_dict().items()}
-    # save() gives bytes, so the file keeps the permissions atomic_write gave it (save_file makes it owner-only).
-    atomic_write(directory / weights_file, lambda path: path.write_bytes(save(tensors)), overwrite=overwrite)
-    atomic_write(
-        directory / config_file,
-        lambda path: path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8"),
-        overwrite=overwrite,
-    )
+    with staged_folder(directory, overwrite=overwrite) as staging:
+        # save() gives bytes, so the file gets the user's usual permissions (save_file makes it owner-only).
+        (staging / weights_file).write_bytes(save(tensors))
+        (staging / config_file).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def load_model(directory: Path | str | None = None) -> LoadedModel:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from jaki.features import tuner_features
+from jaki.feel import hit_list, part_feel
 from jaki.groovetoolbox import microtiming_features, rhythm_features
 from jaki.kit import BUILTIN_DRUM_MAPS, load_drum_map
 from jaki.midi import DrumMidi, MidiBar, read_drum_midi
@@ -67,6 +68,8 @@ def analysis_json(drum_midi: DrumMidi, bars: list[tuple[MidiBar, dict[str, float
                 "tempo_bpm": bar.tempo_bpm,
                 "grid": bar.pattern.grid_rows(),
                 "features": {name: _finite_or_none(value) for name, value in features.items()},
+                "feel": part_feel(bar.pattern),
+                "hits": hit_list(bar.pattern),
             }
             for bar, features in bars
         ],
@@ -83,6 +86,22 @@ def _value_text(value: float) -> str:
     if not math.isfinite(value):
         return "—" if math.isnan(value) else "∞"
     return f"{value:g}" if value == int(value) else f"{value:.4g}"
+
+
+def _feel_table(bar: MidiBar) -> Table:
+    """Velocity and timing per part: mean ± spread of the velocity (MIDI) and of the offset from the grid (ms)."""
+    table = Table("part", "hits", "velocity", "offset ms (+ late)", box=None, padding=(0, 1), title_justify="left")
+    for p, (part, figures) in enumerate(part_feel(bar.pattern).items()):
+        if figures["velocity_mean"] is None:
+            continue
+        offset = (
+            ""
+            if figures["offset_ms_mean"] is None
+            else f"{figures['offset_ms_mean']:+.1f} ± {figures['offset_ms_spread']:.1f}"
+        )
+        velocity = f"{figures['velocity_mean']:.0f} ± {figures['velocity_spread']:.0f}"
+        table.add_row(part, str(int(bar.pattern.hits[:, p].sum())), velocity, offset)
+    return table
 
 
 def _print_analysis(drum_midi: DrumMidi, bars: list[tuple[MidiBar, dict[str, float]]]) -> None:
@@ -103,6 +122,7 @@ def _print_analysis(drum_midi: DrumMidi, bars: list[tuple[MidiBar, dict[str, flo
             row = cells[row_start : row_start + pairs_per_row]
             table.add_row(*[text for cell in row for text in cell])
         console.print(table)
+        console.print(_feel_table(bar))
     if drum_midi.skipped:
         console.rule("skipped bars", align="left")
         for skipped in drum_midi.skipped:

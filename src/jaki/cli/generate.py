@@ -28,6 +28,7 @@ from jaki.generate import (
     bar_features,
     check_method,
     check_seed_value,
+    draw_seed_value,
     generate_variations,
     open_note,
     output_paths,
@@ -114,7 +115,8 @@ def generate(
         typer.Option(
             min=1,
             max=MAX_BARS,
-            help="Play a phrase of this many bars, each varying the seed at its place in the phrase.",
+            help="Play a phrase of this many bars after the seed, each varying the seed at its place in the phrase: "
+            "tuned.mid holds these N bars, loop.mid and loop.wav the seed + N (so --bars 3 makes a 4-bar loop).",
         ),
     ] = 1,
     temperature: Annotated[
@@ -156,9 +158,28 @@ def generate(
         Path | None, typer.Option(help="Output folder (default: a new folder named from the time and seed).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite files already in the output folder.")] = False,
-    wav: Annotated[bool, typer.Option(help="Also render loop.wav with FluidSynth and a GM soundfont.")] = False,
+    wav: Annotated[
+        bool,
+        typer.Option(
+            help="Also render loop.wav with FluidSynth and a GM soundfont: exactly the loop's length, the ringing "
+            "tail folded back onto its start, ready to loop in a DAW."
+        ),
+    ] = False,
     png: Annotated[bool, typer.Option(help="Also draw the bars as a piano roll, patterns.png.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+    quantize: Annotated[
+        bool, typer.Option("--quantize", help="Write the grid: fixed accents, every hit on its step (no feel).")
+    ] = False,
+    humanize: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="How much of the groove model's velocity and timing feel (0..1; default 1)."
+        ),
+    ] = None,
+    swing: Annotated[
+        float,
+        typer.Option(min=50.0, max=75.0, help="Swing the off-beat 16ths, MPC-style percent (50 straight, 66 triplet)."),
+    ] = 50.0,
     seed: Annotated[
         int | None, typer.Option(help="Random seed: the same seed gives the same pattern and files.")
     ] = None,
@@ -172,7 +193,7 @@ def generate(
     from jaki.weights import load_model
 
     torch.set_num_threads(1)  # one pattern at a time: a second thread only adds synchronisation waits
-    seed_value = check_seed_value(seed) if seed is not None else int(np.random.SeedSequence().entropy % 1_000_000)
+    seed_value = check_seed_value(seed) if seed is not None else draw_seed_value()
     rng = np.random.default_rng(seed_value)
     open_midi_note = open_note(open_as)
     seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)
@@ -197,6 +218,8 @@ def generate(
         every_output = output_paths(folder, wav=True, png=True).values()
         check_output_folder(folder, [path.name for path in every_output], overwrite=force, create_parents=True)
 
+    if quantize and humanize is not None:
+        raise JakiInputError("--quantize and --humanize: give one of them (--quantize is --humanize 0)")
     tuning = TuningOptions(method=check_method(method), closeness=closeness, refine_seconds=refine, agent_dir=agent)
     with _refine_display(
         active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars * variations
@@ -214,6 +237,9 @@ def generate(
             tuning=tuning,
             progress=progress,
             keep=kept,
+            humanize=0.0 if quantize else (1.0 if humanize is None else humanize),
+            swing=swing,
+            tempo_bpm=tempo_bpm,
         )
     written = [
         write_generation(
@@ -376,6 +402,12 @@ def _print_generation(generation: Generation, files: dict[str, Path], tempo_bpm:
         console.print("[yellow]no targets requested: the continuation is the result (try --syncopation high)[/yellow]")
     else:
         console.print(f"tuned by: {generation.method}")
+    played = generation.performance
+    if played is None:
+        console.print("feel: none (the grid, fixed accents)")
+    else:
+        swing = f", swing {played.options.swing:g}%" if played.options.swing != 50 else ""
+        console.print(f"feel: groove model, humanize {played.options.humanize:g}{swing} (--quantize for the grid)")
     console.print(f"wrote {', '.join(str(path) for path in files.values())} at {tempo_bpm:g} BPM")
 
 

@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("jaki.cli.model:evaluate", "Score a continuation model against the baselines."),
     "train-tuner": ("jaki.cli.tuner:train_tuner", "Pretrain the Double-DQN tuning agent."),
     "evaluate-tuner": ("jaki.cli.tuner:evaluate_tuner_command", "Compare the tuning methods on test seeds."),
+    "train-groove": ("jaki.cli.groove:train_groove", "Train the groove model: velocity and timing of every hit."),
+    "evaluate-groove": ("jaki.cli.groove:evaluate_groove", "Score the groove model against the feel baselines."),
     "dataset": ("jaki.cli.dataset:app", "Build loop datasets from drum MIDI and BFD3 palettes; inspect them."),
     "studio": ("jaki.cli.studio:studio", "Open the studio in your browser: click a beat, steer it, hear it."),
 }
@@ -57,9 +59,13 @@ def load_command(name: str) -> typer.core.click.Command:
 
 def hide_flag_types(command: typer.core.click.Command) -> None:
     """Drop the ``<bool>`` that typer's help shows after a flag (which takes no value), in ``command`` and every
-    subcommand, its ``--help`` included."""
+    subcommand, its ``--help`` included. ``--help`` also gets the default False: typer passes a flag's None
+    through pydantic, whose import alone is a third of 'jaki grooves'."""
     context = typer.Context(command)
-    for param in [*command.params, command.get_help_option(context)]:
+    help_option = command.get_help_option(context)
+    if help_option is not None and help_option.default is None:
+        help_option.default = False
+    for param in [*command.params, help_option]:
         if getattr(param, "is_flag", False):
             param.metavar = ""
     for subcommand in getattr(command, "commands", {}).values():

@@ -154,6 +154,7 @@ def run_generation(request: GenerateRequest, model: LoadedModel) -> tuple[Genera
         seed_value=request.seed_value,
         model=model,
         tuning=request.tuning,
+        tempo_bpm=request.tempo_bpm,  # the groove model's timing is in ms at the tempo the files are written at
     )
 
 

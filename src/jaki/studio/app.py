@@ -12,10 +12,10 @@ import json
 import logging
 import mimetypes
 import threading
+from collections.abc import Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jaki.errors import JakiInputError
-from jaki.generate import variations_document
+from jaki.generate import draw_seed_value, variations_document
 from jaki.studio.api import (
     MIDI_ROLES,
     StudioConfig,
@@ -47,7 +47,9 @@ LOG = logging.getLogger("jaki.studio")
 LOCAL_HOSTS = ("127.0.0.1", "localhost")  # the Host headers accepted: no other site's name may reach the app
 
 
-def create_app(model: LoadedModel, config: StudioConfig | None = None, *, allowed_hosts=LOCAL_HOSTS) -> Starlette:
+def create_app(
+    model: LoadedModel, config: StudioConfig | None = None, *, allowed_hosts: Sequence[str] = LOCAL_HOSTS
+) -> Starlette:
     """The app serving ``model``; ``allowed_hosts`` guards against DNS rebinding (tests add their client's host)."""
     config = config or StudioConfig()
     files = _static_files()
@@ -55,7 +57,7 @@ def create_app(model: LoadedModel, config: StudioConfig | None = None, *, allowe
     lock = threading.Lock()  # one generation at a time: torch runs on one thread, as in 'jaki generate'
 
     def generated(body):
-        request = parse_generate_request(body, config, int(np.random.SeedSequence().entropy % 1_000_000))
+        request = parse_generate_request(body, config, draw_seed_value())
         with lock:
             return request, run_generation(request, model)
 

@@ -388,10 +388,26 @@
   // --- the player: the loop (seed bar, then the tuned bars) on Tone's transport ----------------------------------
   const player = { playing: false, kit: null, sequence: null, highlighted: [] };
 
+  // The loop's hits step by step: { part, velocity 0..1, offset (s) }. With a feel in the document (the groove
+  // model's velocities and timing, swing included) the hits sound as played; without, on the grid at jaki's accents.
   function loopSteps() {
-    const bars = [shown().seed.grid, ...barsOf(shown().tuned)];
-    return bars.flatMap((rows) =>
-      Array.from({ length: STEPS }, (_, step) => state.setup.parts.filter((part) => rows[part][step] === "x")));
+    const document_ = shown();
+    const bars = [document_.seed.grid, ...barsOf(document_.tuned)];
+    const steps = bars.flatMap((rows) => Array.from({ length: STEPS }, (_, step) =>
+      state.setup.parts.filter((part) => rows[part][step] === "x").map((part) => ({
+        part, velocity: state.setup.accent_velocities[step] / 127, offset: 0,
+      }))));
+    const feel = document_.feel;
+    if (feel) {
+      const played = [...feel.seed, ...feel.tuned.map((hit) => ({ ...hit, step: hit.step + STEPS }))];
+      for (const hit of played) {
+        const note = steps[hit.step].find((n) => n.part === hit.part);
+        if (!note) continue;
+        if (hit.velocity !== null) note.velocity = hit.velocity / 127;
+        if (hit.offset_ms !== null) note.offset = hit.offset_ms / 1000;
+      }
+    }
+    return steps;
   }
 
   function highlight(index) {
@@ -409,19 +425,18 @@
     const transport = Tone.getTransport();
     stopSequence();
     const steps = loopSteps();
-    const accents = state.setup.accent_velocities;
     player.kit ||= window.JakiDrums.createKit();
     hook.scheduled = [];
     hook.steps = 0;
     transport.bpm.value = tempo();
     player.sequence = new Tone.Sequence((time, index) => {
-      const velocity = accents[index % STEPS] / 127;
       const openAs = $("#open-as").value;
       const pass = Math.floor(hook.steps / steps.length);
       hook.steps += 1;
-      for (const part of steps[index]) {
-        player.kit.trigger(part, time, velocity, openAs);
-        hook.scheduled.push({ step: index, part, time, pass });
+      for (const { part, velocity, offset } of steps[index]) {
+        const at = Math.max(time + offset, Tone.now()); // an early hit is played as early as the clock allows
+        player.kit.trigger(part, at, velocity, openAs);
+        hook.scheduled.push({ step: index, part, time: at, velocity, pass });
       }
       Tone.getDraw().schedule(() => highlight(index), time);
     }, steps.map((_, index) => index), "16n");
