@@ -120,6 +120,17 @@ def test_kept_parts_are_kept_as_the_cli_keeps_them(client, in_tmp):
     )
 
 
+def test_feel_is_the_clis_humanize_and_swing(client, in_tmp):
+    request = {"groove": "rock", "syncopation": "high", "humanize": 0.5, "swing": 62, "tempo": 104, "seed": 3}
+    document = client.post("/api/generate", json=request).json()
+    assert document["feel"]["humanize"] == 0.5 and document["feel"]["swing"] == 62
+    cli = ("--groove", "rock", "--syncopation", "high", "--humanize", "0.5", "--swing", "62", "--tempo", "104")
+    assert comparable(document) == comparable(cli_json(*cli, "--seed", "3"))
+    assert client.post("/api/midi/loop", json=request).content == (in_tmp / "cli-out" / "loop.mid").read_bytes()
+    grid = client.post("/api/generate", json={**request, "humanize": 0, "swing": 50}).json()
+    assert grid["feel"] is None
+
+
 def test_a_seed_is_drawn_and_reported_when_none_is_given(client):
     first = client.post("/api/generate", json={"groove": "rock", "temperature": 1.0}).json()
     again = client.post("/api/generate", json={"groove": "rock", "temperature": 1.0, "seed": first["seed_value"]})
@@ -280,6 +291,8 @@ STUDIO_ONLY = [
     ({"groove": "rock", "top_p": 0}, "--top-p 0.0: expected more than 0 and at most 1"),
     ({"groove": "rock", "variations": 33}, "--variations 33: expected 1..32"),
     ({"groove": "rock", "fill": "yes"}, "--fill 'yes': expected true or false"),
+    ({"groove": "rock", "swing": 80}, "--swing 80: expected 50 (straight) to 75 percent"),
+    ({"groove": "rock", "humanize": 2}, "--humanize 2: expected 0 (the grid) to 1 (the groove model's feel)"),
     ({"groove": "rock", "closeness": -0.5}, "--closeness -0.5: expected 0 or more"),
     ({"groove": "rock", "syncopation": ["high"]}, "--syncopation ['high']: expected a number"),
     ({"groove": 5}, "--groove 5: expected text"),

@@ -18,6 +18,7 @@ from typing import Any
 
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS, TUNER_FEATURES
+from jaki.feel import SWING_RANGE
 from jaki.generate import (
     DEFAULT_TEMPO_BPM,
     MAX_BARS,
@@ -76,6 +77,8 @@ REQUEST_FIELDS = (
     "top_p",
     "fill",
     "variations",
+    "humanize",
+    "swing",
     "seed",
     "tempo",
     "open_as",
@@ -94,6 +97,8 @@ class GenerateRequest:
     top_p: float | None
     fill: bool
     variations: int
+    humanize: float  # the groove model's feel, 0 (jaki's grid) .. 1
+    swing: float  # MPC-style percent, 50 = straight
     seed_value: int
     tuning: TuningOptions
     tempo_bpm: float
@@ -130,6 +135,8 @@ def parse_generate_request(body: Any, config: StudioConfig, random_seed_value: i
         top_p=_optional_number("top_p", body.get("top_p")),
         fill=_flag("fill", body.get("fill", False)),
         variations=_whole("variations", body.get("variations", 1)),
+        humanize=_number("humanize", body.get("humanize", 1.0)),
+        swing=_number("swing", body.get("swing", SWING_RANGE[0])),
         seed_value=random_seed_value if seed_value is None else check_seed_value(_whole("seed", seed_value)),
         tuning=TuningOptions(
             method=check_method(_text("method", body.get("method", "agent"))),
@@ -151,6 +158,8 @@ def run_generation(request: GenerateRequest, model: LoadedModel) -> tuple[Genera
         top_p=request.top_p,
         fill=request.fill,
         keep=request.keep,
+        humanize=request.humanize,
+        swing=request.swing,
         seed_value=request.seed_value,
         model=model,
         tuning=request.tuning,
@@ -214,6 +223,8 @@ def setup_document(model: LoadedModel) -> dict:
             "temperature": model.decoding.temperature,
             "top_p": model.decoding.top_p,
             "variations": 1,
+            "humanize": 1.0,
+            "swing": SWING_RANGE[0],
             "tempo": DEFAULT_TEMPO_BPM,
             "method": "agent",
             "open_as": "hihat",
@@ -221,6 +232,7 @@ def setup_document(model: LoadedModel) -> dict:
         "limits": {
             "bars": [1, MAX_BARS],
             "variations": [1, MAX_VARIATIONS],
+            "swing": list(SWING_RANGE),
             "seed": [0, MAX_SEED_VALUE],
             "tempo": list(TEMPO_RANGE_BPM),
         },
