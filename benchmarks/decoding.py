@@ -7,7 +7,9 @@ For each setting, both sets: cells changed per bar as a ratio of the real bar 2s
 flips (micro and mean F1 gains); and on the built-in grooves, the share of sampled bars in which every backbone
 part (kick, snare, closed) keeps at least half its hits — a one-drop keeps its kick, a double kick stays one. The
 shipped default is the setting whose worst F1 gain over both sets is largest among those that vary bar 1 like
-real bars on both sets and keep the grooves' backbone in at least ``MIN_BACKBONE_KEPT`` of their bars; it is saved
+real bars on both sets — cells changed within ``CHANGE_BAND`` of the real mean, the issue's 0.6–1.4× with a margin
+so that the choice holds on programmed sets it was not chosen on — and keep the grooves' backbone in at least
+``MIN_BACKBONE_KEPT`` of their bars; it is saved
 with the model (``jaki train --temperature T --top-p P --keep-share K``). GMD test is not used here: it stays for
 the README's figures.
 """
@@ -32,10 +34,12 @@ from jaki.pairs import load_pairs
 from jaki.pattern import CATEGORY_PARTS, PARTS
 from jaki.weights import load_model
 
-TEMPERATURES = (0.9, 1.0, 1.1, 1.2)
-TOP_PS = (0.9, 0.95, 1.0)
+TEMPERATURES = (1.0, 1.1, 1.2)
+TOP_PS = (0.9, 0.95)
 KEEP_SHARES = (0.0, 0.5)
 MIN_BACKBONE_KEPT = 0.98
+CHANGE_BAND = (0.7, 1.3)  # cells changed, × the real bar 2s', for a setting to be chosen
+MAX_EXTRA_COPIES = 0.15  # copies of bar 1 at most this far above the real rate
 GROOVE_DRAWS = 20  # sampled bars per built-in groove
 
 
@@ -77,7 +81,7 @@ def main() -> None:
                 figures[1] += (default.variation.copies - report.real.copies) / args.seeds
                 figures[2] += (default.micro_f1 - flips.micro_f1) / args.seeds
                 figures[3] += (default.mean_f1 - flips.mean_f1) / args.seeds
-            in_band &= 0.6 <= figures[0] <= 1.4 and figures[1] <= 0.15
+            in_band &= CHANGE_BAND[0] <= figures[0] <= CHANGE_BAND[1] and figures[1] <= MAX_EXTRA_COPIES
             worst = min(worst, figures[2], figures[3])
             cells += [f"{figures[0]:.2f}", f"{100 * figures[1]:+.1f} pt", f"{figures[2]:+.4f}", f"{figures[3]:+.4f}"]
         kept = backbone_kept(loaded.model, decoding, grooves)

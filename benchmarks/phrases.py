@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/phrases.py --data gmd.npz --pairs ../shared/data/programmed/bardet200.json
 
-Seeds: the built-in grooves and the bar 1s of the programmed pairs, each continued into a 4-bar phrase with
-several random seeds, as a user would (the shipped model's default decoding, no targets). Two tables:
+Seeds: the built-in grooves and the bar 1s of the programmed pairs, each continued into a 4-bar phrase (the seed
+and ``--bars 3``) with several random seeds, as a user would (the shipped model's default decoding, no targets).
+Two tables:
 
-* distinct bars per 4-bar phrase (of the 4 bars jaki plays; 1 = one bar repeated), and how many of them are an
-  exact copy of the seed;
+* distinct bars per 4-bar phrase (the seed's included; 1 = one bar repeated), and how many of the 3 bars jaki
+  plays are an exact copy of the seed;
 * the last bar's features without and with ``--fill`` (hits per bar: all, toms, open cymbals; drum density),
   side by side with GMD's own beat bars and fill bars (bar 2 of *beat* / *fill* loops, every split): a fill
   should shift them the way a drummer's fill does.
@@ -79,16 +80,20 @@ def main() -> None:
         for seed in bars:
             for value in range(args.seeds):
                 for fill, key in ((False, "no fill"), (True, "--fill")):
-                    phrase = generate(seed, n_bars=PHRASE_BARS, fill=fill, seed_value=value, model=loaded).continuation
-                    last_bars[key].append(phrase.bar(PHRASE_BARS - 1).categories())
+                    played = generate(seed, n_bars=PHRASE_BARS - 1, fill=fill, seed_value=value, model=loaded)
+                    last_bars[key].append(played.continuation.bar(PHRASE_BARS - 2).categories())
                     if fill:
                         continue
-                    played = {bar for bar in phrase.bars()}
-                    counts.append(len(played))
-                    copies.append(sum(bar == seed.pattern.binary() for bar in phrase.bars()))
-                    repeated += len(played) == 1
+                    bars = {seed.pattern.binary(), *played.continuation.bars()}
+                    counts.append(len(bars))
+                    copies.append(sum(bar == seed.pattern.binary() for bar in played.continuation.bars()))
+                    repeated += len(bars) == 1
         distinct.add_row(
-            label, f"{len(counts)}", f"{np.mean(counts):.2f} of {PHRASE_BARS}", f"{np.mean(copies):.2f}", f"{repeated}"
+            label,
+            f"{len(counts)}",
+            f"{np.mean(counts):.2f} of {PHRASE_BARS}",
+            f"{np.mean(copies):.2f} of {PHRASE_BARS - 1}",
+            f"{repeated}",
         )
     console.print(distinct)
 
@@ -97,11 +102,11 @@ def main() -> None:
     columns = {
         "GMD beat bars": bar_figures(bar2[dataset.kind == "beat"]),
         "GMD fill bars": bar_figures(bar2[dataset.kind == "fill"]),
-        "jaki bar 4": bar_figures(np.stack(last_bars["no fill"])),
+        "jaki bar 4": bar_figures(np.stack(last_bars["no fill"])),  # position 4 of 4, not a fill
         "jaki bar 4, --fill": bar_figures(np.stack(last_bars["--fill"])),
     }
     shift = Table(
-        title="the last bar of a phrase: mean per bar (GMD's fills against its beats; jaki's with and without --fill)"
+        title="bar 4 of a phrase: mean per bar (GMD's fills against its beats; jaki's with and without --fill)"
     )
     shift.add_column("figure")
     for name in (*columns, "GMD shift", "jaki shift"):

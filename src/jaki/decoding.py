@@ -19,7 +19,8 @@ class Decoding:
     of the development pairs keep half of each; GMD's performances 81 %), but a model that learned from
     performances strips an unusual seed's defining part — a one-drop's lone kick, a double kick's sixteenths — as
     if a drummer had dropped it. Up to ``draws`` bars are sampled at once; the first that keeps its parts is
-    played, else the one whose worst part keeps the most.
+    played, else the one whose worst part keeps the most. A fill bar is played without the rule (``jaki.generate``):
+    a fill replaces the groove.
     """
 
     temperature: float = 1.0

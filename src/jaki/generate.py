@@ -376,7 +376,9 @@ def generate_variations(
         bar1 = torch.as_tensor(seed.pattern.binary().categories()[None, :])
         for index, codes in enumerate(bar_codes):
             clock = time.perf_counter()
-            bar2 = loaded.model.play(bar1, decoding, generator=generator, conditions=codes[None])
+            # A fill replaces the groove: its bar is not held to the backbone's hits.
+            played_as = replace(decoding, keep_share=0.0) if fill and index == n_bars - 1 else decoding
+            bar2 = loaded.model.play(bar1, played_as, generator=generator, conditions=codes[None])
             continuation = Pattern.from_categories(bar2[0].numpy())
             phrase_timing["continuation"] += _lap(clock)
             continuations.append(continuation)

@@ -135,7 +135,10 @@ def generate(
         ),
     ] = None,
     fill: Annotated[
-        bool, typer.Option("--fill", help="Make the last bar a fill (with --bars 4: bar 4 of the phrase).")
+        bool,
+        typer.Option(
+            "--fill", help="Make the last bar a fill: --bars 3 --fill gives a 4-bar loop whose bar 4 is a fill."
+        ),
     ] = False,
     variations: Annotated[
         int,
