@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -340,6 +341,18 @@ def test_load_rejects_bad_files(tmp_path: Path, small_dataset: LoopDataset) -> N
     np.savez(other, weights=np.zeros(3))
     with pytest.raises(JakiInputError, match="not a jaki dataset"):
         load_dataset(other)
+
+    # A damaged .npy header: numpy's parse raises ValueError here, SyntaxError for other damage (both caught).
+    save_dataset(small_dataset, path, overwrite=True)
+    damaged = tmp_path / "damaged.npz"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "tempo.npy":
+                data = data.replace(b"'descr':", b"'descr'::", 1)
+            target.writestr(item, data)
+    with pytest.raises(JakiInputError, match="not a readable jaki dataset"):
+        load_dataset(damaged)
 
 
 def test_summary(small_dataset: LoopDataset) -> None:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import tokenize
 import zipfile
 import zlib
 from collections import Counter
@@ -550,6 +551,8 @@ def load_dataset(path: str | Path) -> LoopDataset:
         EOFError,
         KeyError,
         RecursionError,
+        SyntaxError,  # a damaged .npy header: numpy parses it with ast.literal_eval,
+        tokenize.TokenError,  # and re-tokenises it when that fails
         NotImplementedError,
         zipfile.BadZipFile,
         zlib.error,
