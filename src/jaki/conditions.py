@@ -55,10 +55,20 @@ class Examples:
         return len(self.bar1)
 
 
+def condition_values(*, programmed=0, fill=0, position=1) -> dict[str, np.ndarray]:
+    """Every condition's codes, from scalars or (n,) arrays broadcast together: the one place that counts the
+    position in the phrase and puts a fill at the phrase's end."""
+    fill = np.asarray(fill, dtype=np.int64)
+    position = np.where(fill == 1, PHRASE_BARS - 1, np.asarray(position, dtype=np.int64) % PHRASE_BARS)
+    values = {"programmed": np.asarray(programmed, dtype=np.int64), "fill": fill, "position": position}
+    shape = np.broadcast_shapes(*(value.shape for value in values.values()))
+    return {name: np.array(np.broadcast_to(value, shape)) for name, value in values.items()}
+
+
 def codes_for(names: tuple[str, ...], *, programmed: int = 0, fill: int = 0, position: int = 1) -> np.ndarray:
     """(k,) the condition codes of one bar 2, in the model's order ``names``."""
-    values = {"programmed": programmed, "fill": fill, "position": 3 if fill else position % PHRASE_BARS}
-    return np.array([values[name] for name in names], dtype=np.int64)
+    values = condition_values(programmed=programmed, fill=fill, position=position)
+    return np.array([int(values[name]) for name in names], dtype=np.int64)
 
 
 def is_performed(pattern) -> bool:
@@ -73,14 +83,12 @@ def is_performed(pattern) -> bool:
 def split_conditions(dataset, split: str) -> dict[str, np.ndarray]:
     """Every condition's (n,) codes for the loops of ``split`` as they were played (programmed = 0)."""
     mask = dataset.split_mask(split)
-    fill = (dataset.kind[mask] == "fill").astype(np.int64)
-    position = np.where(fill == 1, PHRASE_BARS - 1, (dataset.bar_index[mask] + 1) % PHRASE_BARS)
-    return {"programmed": np.zeros(len(fill), dtype=np.int64), "fill": fill, "position": position}
+    return condition_values(fill=dataset.kind[mask] == "fill", position=dataset.bar_index[mask] + 1)
 
 
 def programmed_conditions(n: int) -> dict[str, np.ndarray]:
     """Every condition's codes for ``n`` programmed bar 1 → bar 2 pairs (the second bar of a phrase, no fill)."""
-    return {name: np.full(n, code) for name, code in zip(CONDITIONS, codes_for(CONDITIONS, programmed=1), strict=True)}
+    return condition_values(programmed=np.ones(n, dtype=np.int64))
 
 
 def remove_ghost_notes(hits: np.ndarray, velocities: np.ndarray, ghost_velocity: float) -> np.ndarray:
@@ -103,15 +111,10 @@ def training_examples(dataset, split: str, names: tuple[str, ...], config: Examp
         parts.append((clean, {**played, "programmed": np.ones(len(hits), dtype=np.int64)}))
     if "fill" in names and config.fill_partners > 0:
         partnered = _fill_pairs(dataset, mask, config)
-        n = len(partnered)
-        parts.append(
-            (partnered, {"programmed": np.zeros(n), "fill": np.ones(n), "position": np.full(n, PHRASE_BARS - 1)})
-        )
+        parts.append((partnered, condition_values(fill=np.ones(len(partnered), dtype=np.int64))))
     all_hits = np.concatenate([part[0] for part in parts])
     codes = (
-        np.stack(
-            [np.concatenate([np.asarray(part[1][name], dtype=np.int64) for part in parts]) for name in names], axis=1
-        )
+        np.stack([np.concatenate([part[1][name] for part in parts]) for name in names], axis=1)
         if names
         else np.zeros((len(all_hits), 0), dtype=np.int64)
     )
