@@ -361,35 +361,37 @@ def generate_variations(
         timing["load_agent"] = _lap(clock)
     names = loaded.config.conditions
     programmed = int(not is_performed(seed.pattern))
+    fills = [fill and index == n_bars - 1 for index in range(n_bars)]
     bar_codes = [
-        codes_for(names, programmed=programmed, fill=int(fill and index == n_bars - 1), position=index + 1)
-        for index in range(n_bars)
+        codes_for(names, programmed=programmed, fill=int(is_fill), position=index + 1)
+        for index, is_fill in enumerate(fills)
     ]
+    # A fill replaces the groove: its bar is not held to the backbone's hits.
+    bar_decodings = [replace(decoding, keep_share=0.0) if is_fill else decoding for is_fill in fills]
+    # Every bar varies the seed at its place in the phrase: continuing each from the bar before would walk away
+    # from the seed, a little further with every bar.
+    seed_bar = seed.pattern.binary()
+    bar1 = torch.as_tensor(seed_bar.categories()[None, :])
+    scorers = [ModelScorer(loaded.model, conditions=codes) for codes in bar_codes] if targets.requested() else []
     generator = torch.Generator().manual_seed(seed_value)
     found: dict[Pattern, Generation] = {}
     attempts = 1 if decoding.greedy else VARIATION_ATTEMPTS * variations
     for attempt in range(attempts):
         phrase_timing = {"continuation": 0.0, "tuning": 0.0}
         continuations, tuned, values, verdicts, log_p = [], [], [], [], 0.0
-        # Every bar varies the seed at its place in the phrase: continuing each from the bar before would walk
-        # away from the seed, a little further with every bar.
-        bar1 = torch.as_tensor(seed.pattern.binary().categories()[None, :])
-        for index, codes in enumerate(bar_codes):
+        for index, (codes, bar_decoding) in enumerate(zip(bar_codes, bar_decodings, strict=True)):
             clock = time.perf_counter()
-            # A fill replaces the groove: its bar is not held to the backbone's hits.
-            played_as = replace(decoding, keep_share=0.0) if fill and index == n_bars - 1 else decoding
-            bar2 = loaded.model.play(bar1, played_as, generator=generator, conditions=codes[None])
+            bar2 = loaded.model.play(bar1, bar_decoding, generator=generator, conditions=codes[None])
             continuation = Pattern.from_categories(bar2[0].numpy())
             phrase_timing["continuation"] += _lap(clock)
             continuations.append(continuation)
-            played = continuation
             if targets.requested():
                 clock = time.perf_counter()
                 result = tune(
-                    seed.pattern.binary(),
+                    seed_bar,
                     continuation,
                     targets,
-                    scorer=ModelScorer(loaded.model, conditions=codes),
+                    scorer=scorers[index],
                     bands=loaded.bands,
                     agent=agent,
                     method=method,
@@ -403,8 +405,9 @@ def generate_variations(
                 tuned.append(result.pattern)
                 values.append(result.values)
                 verdicts.append(result.met)
-                played = result.pattern
-            log_p += float(loaded.model.log_likelihood(bar1, played.categories()[None], conditions=codes[None])[0])
+                log_p += result.log_likelihood  # exact, under the same model and conditions
+            else:
+                log_p += float(loaded.model.log_likelihood(bar1, bar2, conditions=codes[None])[0])
         for name, seconds in phrase_timing.items():
             timing[name] = timing.get(name, 0.0) + seconds
         generation = Generation(
