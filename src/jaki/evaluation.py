@@ -358,7 +358,7 @@ def evaluate(
     rows, first_played = [], None
     for name, entry in models.items():
         contestant = entry if isinstance(entry, Contestant) else Contestant(entry)
-        codes = _codes(contestant.model, conditions, n_loops)
+        codes = _codes(contestant.model, conditions)
         if progress is not None:
             progress(name)
         decodings = [contestant.decoding, MOST_LIKELY] if not contestant.decoding.greedy else []
@@ -384,11 +384,9 @@ def evaluate(
     return EvaluationReport(split=split, n_loops=n_loops, rows=rows, real=Variation.of(*bars))
 
 
-def _codes(model: ContinuationModel, conditions: Mapping[str, np.ndarray] | None, n: int) -> np.ndarray | None:
-    """(N, k) codes in the model's condition order; None (= the plain case) for an unconditioned model."""
+def _codes(model: ContinuationModel, conditions: Mapping[str, np.ndarray] | None) -> np.ndarray | None:
+    """(N, k) codes in the model's condition order; None (the model's plain case) when there are none to give."""
     names = model.config.conditions
-    if not names:
+    if not names or conditions is None:
         return None
-    if conditions is None:
-        return np.zeros((n, len(names)), dtype=np.int64)
     return np.stack([np.asarray(conditions[name], dtype=np.int64) for name in names], axis=1)
