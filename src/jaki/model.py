@@ -291,11 +291,12 @@ class ContinuationModel(nn.Module):
         context_gates = context @ decoder.weight_ih_l0[:, embed:].T + decoder.bias_ih_l0 + decoder.bias_hh_l0
         previous_gates = self.prev_embedding.weight @ decoder.weight_ih_l0[:, :embed].T  # (33, 4H)
         previous = torch.cat([torch.full_like(bars[:, :1], self.start_token), bars[:, :-1]], dim=1)
+        input_gates = context_gates[seed] + previous_gates[previous]  # (B, 16, 4H)
         h, c = h[0, seed], c[0, seed]
         states, outputs = [], []
         for t in range(STEPS_PER_BAR):
             states.append((h, c))
-            h, c = _lstm_cell(context_gates[seed, t] + previous_gates[previous[:, t]], h, c, decoder.weight_hh_l0)
+            h, c = _lstm_cell(input_gates[:, t], h, c, decoder.weight_hh_l0)
             outputs.append(h)
         logits = self._logits(torch.stack(outputs, dim=1), bar1[seed])
         return DecoderTrace(
@@ -314,27 +315,25 @@ class ContinuationModel(nn.Module):
         """log p of each variant (N, 16) of bar 2 ``trace.bars[base]`` after its seed bar, (N,) nats: the steps up
         to the first changed one are read from the trace, and the decoder runs on from there (a variant that
         changes step t costs 15 − t decoder steps instead of 16)."""
-        own = trace.bars[base]
-        changed = variants != own
+        changed = variants != trace.bars[base]
         first = torch.where(changed.any(dim=1), changed.int().argmax(dim=1), STEPS_PER_BAR)  # (N,)
-        read = trace.log_probs[base].gather(-1, variants[..., None])[..., 0]  # (N, 16) under the base's steps
         steps = torch.arange(STEPS_PER_BAR, device=first.device)
+        read = trace.log_probs[base[:, None], steps, variants]  # (N, 16) under the base's steps
         total = (read * (steps <= first[:, None])).sum(dim=1)
-        # Rows sorted by their first changed step: the rows decoded at step t are a prefix that grows with t.
+        # Rows sorted by their first changed step: the rows decoded at step t are a prefix that grows with t. Each
+        # row starts from its base's state after its first changed step.
         order = torch.argsort(first, stable=True)
         first, base, variants = first[order], base[order], variants[order]
         seed = trace.seed[base]
         starts = torch.searchsorted(first, steps[1:]).tolist()  # rows with first < t
-        h = c = trace.h.new_zeros(0, trace.h.shape[-1])
-        outputs = trace.h.new_zeros(len(variants), STEPS_PER_BAR, trace.h.shape[-1])
+        joins = (first + 1).clamp(max=STEPS_PER_BAR - 1)
+        h, c = trace.h[base, joins], trace.c[base, joins]
+        outputs = h.new_zeros(len(variants), STEPS_PER_BAR, h.shape[-1])
         for t, n in enumerate(starts, start=1):
-            if n > len(h):  # rows whose first change is step t - 1 join with the base's state before step t
-                h = torch.cat([h, trace.h[base[len(h) : n], t]])
-                c = torch.cat([c, trace.c[base[len(c) : n], t]])
             if n:
                 gates = trace.context_gates[seed[:n], t] + trace.previous_gates[variants[:n, t - 1]]
-                h, c = _lstm_cell(gates, h, c, self.decoder.weight_hh_l0)
-                outputs[:n, t] = h
+                h[:n], c[:n] = _lstm_cell(gates, h[:n], c[:n], self.decoder.weight_hh_l0)
+                outputs[:n, t] = h[:n]
         log_probs = F.log_softmax(self._logits(outputs, trace.bar1[seed]), dim=-1)
         after = log_probs.gather(-1, variants[..., None])[..., 0] * (steps > first[:, None])
         return total.index_add(0, order, after.sum(dim=1))

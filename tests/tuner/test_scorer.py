@@ -30,7 +30,7 @@ def test_model_scorer_matches_the_model_with_a_kept_seed_encoding(arch):
 def test_model_scorer_variants_equal_scoring_each_candidate_in_full(arch):
     torch.manual_seed(0)
     model = ContinuationModel(ModelConfig(arch=arch, embed_dim=8, hidden=12, orig_encoder=(10, 6))).eval()
-    scorer = ModelScorer(model, batch_size=7)  # several chunks
+    scorer = ModelScorer(model, batch_size=7, trace_from=2)  # several chunks, each traced
     rng = np.random.default_rng(1)
     seeds, bars = rng.integers(0, 32, (5, 16)), rng.integers(0, 32, (5, 16))
     seeds[3] = seeds[1]  # two bars after one seed
@@ -42,6 +42,8 @@ def test_model_scorer_variants_equal_scoring_each_candidate_in_full(arch):
     np.testing.assert_allclose(scorer.variants(seeds, bars, base, candidates), expected, atol=1e-5, rtol=0)
     one = scorer.variants(seeds[:1], bars[:1], np.zeros(4, dtype=int), candidates[:4])  # one seed, kept encoding
     np.testing.assert_allclose(one, scorer(seeds[:1], candidates[:4]), atol=1e-5, rtol=0)
+    few = ModelScorer(model).variants(seeds, bars, base[:10], candidates[:10])  # under trace_from: one fused pass
+    np.testing.assert_allclose(few, expected[:10], atol=1e-5, rtol=0)
 
 
 def test_table_scorer_variants_equal_its_full_score():

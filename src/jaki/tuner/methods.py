@@ -308,12 +308,16 @@ def _polish_candidates(
         feature_gain, table.log_likelihood_change + base_likelihood_change[:, None, None], edited_change, problem.reward
     )
     met = requests_met(current.values, current.targets)[base_row]  # (N, 4)
-    keeps = np.all((table.distance_left == 0) | ~met[:, None, None, :], axis=-1)  # met requests stay inside
+    keeps = np.all((table.distance == 0) | ~met[:, None, None, :], axis=-1)  # met requests stay inside
     steps = np.where(moved[:, None], ~edited[base_row], True)  # a move edits a step that was not edited
     legal = table.legal & keeps & (feature_gain >= -1e-9) & steps[..., None]
     estimate = np.where(legal, estimate, -np.inf).reshape(len(bases), N_EDITS)
-    # The ``checked`` best per row, across its bases.
-    base, action = np.nonzero(np.isfinite(estimate))
+    # The ``checked`` best per row, across its bases: each base's ``checked`` best (a partial sort), then the best
+    # of those per row.
+    top = np.sort(np.argpartition(-estimate, checked - 1, axis=1)[:, :checked], axis=1)
+    base, action = np.repeat(np.arange(len(bases)), checked), top.reshape(-1)
+    finite = np.isfinite(estimate[base, action])
+    base, action = base[finite], action[finite]
     owner, score = base_row[base], estimate[base, action]
     order = np.lexsort((-score, owner))
     rank = np.arange(order.size) - np.searchsorted(owner[order], owner[order], side="left")
