@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +121,113 @@ def test_stats_errors(tmp_path: Path, songs: Path) -> None:
     np.savez(old, **arrays)
     line = error_line(runner.invoke(app, ["dataset", "stats", str(old)]))
     assert "format version 0" in line and "jaki dataset build" in line
+
+
+@pytest.fixture
+def labelled_songs(tmp_path: Path) -> Path:
+    """Twelve seeded songs, 8 / 2 / 2 in train / validation / test (info.csv), for the commands that need splits."""
+    folder = tmp_path / "labelled"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    splits = ["train"] * 8 + ["validation"] * 2 + ["test"] * 2
+    with (folder / "info.csv").open("w", encoding="utf-8") as handle:
+        handle.write("midi_filename,split\n")
+        for i, split in enumerate(splits):
+            write_drum_midi(Pattern(rng.random((64, 5)) < 0.3), folder / f"{i:02d}.mid")
+            handle.write(f"{i:02d}.mid,{split}\n")
+    return folder
+
+
+def test_a_folder_of_shards_is_a_dataset_for_every_command(
+    tmp_path: Path, labelled_songs: Path, tiny_model_dir: Path
+) -> None:
+    folder, single = tmp_path / "shards", tmp_path / "single.npz"
+    result = runner.invoke(
+        app, ["dataset", "build", str(labelled_songs), "-o", str(folder), "--workers", "2", "--shard-files", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(list(folder.glob("shard-*.npz"))) == 4 and f"wrote {folder}" in result.stdout
+    result = runner.invoke(app, ["dataset", "build", str(labelled_songs), "-o", str(single), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert load_dataset(folder).content_hash() == load_dataset(single).content_hash()
+
+    stats = runner.invoke(app, ["dataset", "stats", str(folder), "--json"])
+    assert stats.exit_code == 0 and json.loads(stats.stdout)["content_hash"] == load_dataset(single).content_hash()
+    model = tmp_path / "model"
+    trained = runner.invoke(
+        app, ["train", "--data", str(folder), "--out", str(model), "--epochs", "1", "--hidden", "8", "--threads", "1"]
+    )
+    assert trained.exit_code == 0, trained.output
+    evaluated = runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(folder), "--split", "test"])
+    assert evaluated.exit_code == 0, evaluated.output
+    generated = runner.invoke(
+        app,
+        [
+            "generate",
+            "--model",
+            str(tiny_model_dir),
+            "--from-data",
+            str(folder),
+            "--index",
+            "0",
+            "--method",
+            "random",
+            "--out",
+            str(tmp_path / "g"),
+        ],
+    )
+    assert generated.exit_code == 0, generated.output
+    assert any((tmp_path / "g").glob("*.mid"))
+
+
+def test_an_interrupted_build_says_how_to_resume(tmp_path: Path, songs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jaki.dataset as dataset_module
+
+    real = dataset_module._read_performances
+    calls = []
+
+    def interrupt_on_the_third(path: Path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(path)
+
+    monkeypatch.setattr(dataset_module, "_read_performances", interrupt_on_the_third)
+    out = tmp_path / "loops.npz"
+    args = ["dataset", "build", str(songs), "--out", str(out), "--workers", "1", "--shard-files", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 130
+    assert (
+        result.stderr.strip()
+        == f"interrupted: the finished shards are kept in {out}.partial; run the same command to resume"
+    )
+    assert not out.exists()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "files resumed" in result.stdout and len(load_dataset(out)) == 18
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--backend", "ray"], "--backend ray: unknown (expected one of process, dask)"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler goes with --backend dask"),
+        (
+            ["--backend", "dask", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
+            "--workers sizes a local cluster",
+        ),
+    ],
+)
+def test_build_engine_errors(tmp_path: Path, songs: Path, options: list[str], message: str) -> None:
+    out = tmp_path / "loops.npz"
+    assert message in error_line(runner.invoke(app, ["dataset", "build", str(songs), "--out", str(out), *options]))
+    assert not out.exists()
+
+
+def test_dask_without_the_extra_is_one_line(tmp_path: Path, songs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed: importing it raises ImportError
+    line = error_line(
+        runner.invoke(app, ["dataset", "build", str(songs), "-o", str(tmp_path / "d.npz"), "--backend", "dask"])
+    )
+    assert line == "error: --backend dask needs Dask, an optional extra: pip install 'jaki[dask]'"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["songs"]

@@ -13,8 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from jaki.cli.main import app
+from jaki.dataset import load_dataset
 from jaki.midi import read_drum_midi, write_drum_midi
 from jaki.pattern import Pattern
+from test_cli_model import tiny_dataset
 
 runner = CliRunner()
 
@@ -487,3 +489,76 @@ def test_bad_feel_options_are_one_line_exit_2(tiny_model_dir, tmp_path, args, me
     assert result.exit_code == 2, result.output
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_all_writes_every_loop_of_a_dataset_into_its_own_folder_reproducibly(tiny_model_dir, tmp_path):
+    data = tiny_dataset(tmp_path / "loops.npz", n=12, held_out=2)
+    common = ("generate", "--from-data", str(data), "--all", "--model", str(tiny_model_dir), "--syncopation", "high")
+    for name in ("a", "b"):
+        result = run(*common, "--out", str(tmp_path / name), "--seed", "4")
+        assert result.exit_code == 0, result.output
+        assert "wrote 12 folders" in result.stderr and "patterns/s" in result.stderr
+    folders = sorted(path.name for path in (tmp_path / "a").iterdir())
+    assert folders == [f"loop-{index:05d}" for index in range(12)]
+    for folder in folders:
+        names = sorted(path.name for path in (tmp_path / "a" / folder).iterdir())
+        assert names == ["continuation.mid", "loop.mid", "seed.mid", "tuned.mid"]  # what one seed writes
+        for name in names:
+            assert (tmp_path / "a" / folder / name).read_bytes() == (tmp_path / "b" / folder / name).read_bytes()
+    loop_3 = read_drum_midi(tmp_path / "a" / "loop-00003" / "seed.mid").bars[0].pattern
+    assert np.array_equal(loop_3.hits, load_dataset(data).pattern(3).bar(0).hits)
+
+    listed = run(*common, "--out", str(tmp_path / "c"), "--seed", "4", "--json")
+    documents = json.loads(listed.stdout)
+    assert len(documents) == 12 and documents[3]["seed"]["source"].endswith("loop 3 (loop3.mid bar 1)")
+    assert (tmp_path / "c" / "loop-00003" / "tuned.mid").read_bytes() == (
+        tmp_path / "a" / "loop-00003" / "tuned.mid"
+    ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--index", "2"], "--all goes with --from-data"),
+        (["--variations", "2"], "--all goes with --from-data"),
+        (["--groove", "funk"], "choose one seed"),
+        (["--tempo", "999"], "--tempo 999"),
+    ],
+)
+def test_all_refuses_bad_input_in_one_line_before_writing(tiny_model_dir, tmp_path, extra, message):
+    data = tiny_dataset(tmp_path / "loops.npz", n=6, held_out=1)
+    result = run(
+        "generate",
+        "--from-data",
+        str(data),
+        "--all",
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "o"),
+        *extra,
+    )
+    assert result.exit_code == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert message in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_all_never_overwrites_a_folder_without_force(tiny_model_dir, tmp_path):
+    data = tiny_dataset(tmp_path / "loops.npz", n=6, held_out=1)
+    common = (
+        "generate",
+        "--from-data",
+        str(data),
+        "--all",
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert run(*common, "--seed", "1").exit_code == 0
+    before = {path: path.read_bytes() for path in (tmp_path / "o").rglob("*.mid")}
+    again = run(*common, "--seed", "2")
+    assert again.exit_code == 2 and "exists (use --force" in again.stderr
+    assert {path: path.read_bytes() for path in (tmp_path / "o").rglob("*.mid")} == before
+    assert run("generate", "--all", "--model", str(tiny_model_dir)).exit_code == 2
+    forced = run(*common, "--seed", "2", "--force")
+    assert forced.exit_code == 0 and {p: p.read_bytes() for p in (tmp_path / "o").rglob("*.mid")} != before

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +15,11 @@ from typer.testing import CliRunner
 
 from jaki.cli import model as model_commands
 from jaki.cli.main import app
-from jaki.dataset import LoopDataset, save_dataset
-from jaki.evaluation import RANDOM_FLIPS
-from jaki.model import ModelConfig
+from jaki.dataset import LoopDataset, load_dataset, save_dataset
+from jaki.evaluation import RANDOM_FLIPS, frequency_table, score_step_table
+from jaki.model import ContinuationModel, ModelConfig
 from jaki.pattern import CATEGORY_PARTS, N_CATEGORIES
-from jaki.train import TrainConfig
+from jaki.train import TrainConfig, mean_step_loss
 from jaki.weights import CONFIG_FILE, load_model
 
 torch.set_num_threads(1)
@@ -114,6 +116,33 @@ PAIRS = {
     ],
     "pairs": [["A", "B", "a note"], ["B", "A"]],
 }
+
+
+def test_train_under_torchrun_with_two_processes_learns_and_saves_once(tmp_path: Path) -> None:
+    """``jaki train`` unchanged under torchrun: 2 CPU processes (gloo) share the steps, rank 0 alone reports and
+    writes, and the model it saves loads and beats its untrained self and the train split's step frequencies on
+    the validation loops."""
+    data = tiny_dataset(tmp_path / "tiny.npz", n=300, held_out=20)
+    out = tmp_path / "model"
+    jaki = Path(sys.executable).with_name("jaki")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--no-python", str(jaki)]
+    options = ["--data", str(data), "--out", str(out), "--epochs", "12", "--hidden", "16", "--seed", "1"]
+    run = subprocess.run([*command, "train", *options], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("saved") == 1 and run.stderr.count("epoch  12") == 1
+    assert "× 2 processes" in run.stderr
+    loaded = load_model(out)
+    assert loaded.metadata["training"]["processes"] == 2
+    assert loaded.metadata["training"]["epochs_run"] == 12
+    dataset = load_dataset(data)
+    validation = dataset.training_arrays("validation")
+    bar1, bar2 = (torch.as_tensor(a) for a in validation)
+    torch.manual_seed(1)
+    untrained = mean_step_loss(ContinuationModel(loaded.config), bar1, bar2)
+    trained = mean_step_loss(loaded.model, bar1, bar2)
+    frequencies = np.broadcast_to(frequency_table(dataset.training_arrays("train")[1]), (len(bar1), 16, N_CATEGORIES))
+    baseline = score_step_table("frequencies", frequencies, validation, np.random.default_rng(0)).nll
+    assert trained < 0.5 * baseline < untrained
 
 
 def test_evaluate_on_pattern_pairs_reports_how_bar_2_varies(tmp_path: Path, small_settings) -> None:

@@ -51,6 +51,36 @@ def test_lstm_step_distribution_depends_on_earlier_bar2_steps_only() -> None:
     assert not torch.allclose(before[:, 11:], after[:, 11:])
 
 
+@pytest.mark.parametrize(
+    "model",
+    [tiny_model(), tiny_model(bidirectional=False, copy_gate=False), tiny_model(conditions=("programmed", "fill"))],
+    ids=["lstm", "unidirectional-no-copy-gate", "conditioned"],
+)
+def test_variants_scored_from_a_decoder_trace_equal_the_full_forward_pass(model: ContinuationModel) -> None:
+    seeds = bars(3, 10)
+    seed = torch.tensor([0, 2, 2, 1])
+    base_bars = bars(4, 11)
+    trace = model.trace(seeds, model.encode(seeds), seed, base_bars)
+    torch.testing.assert_close(trace.log_probs, model.step_log_probs(seeds[seed], base_bars), atol=1e-5, rtol=0)
+    # Variants of each base bar: unchanged, one step changed (first and last included), two steps changed.
+    rng = np.random.default_rng(0)
+    base = torch.as_tensor(rng.integers(0, 4, 64))
+    variants = base_bars[base].clone()
+    rows = torch.arange(64)
+    variants[rows[8:], torch.as_tensor(rng.integers(0, 16, 56))] = torch.as_tensor(rng.integers(0, 32, 56))
+    variants[rows[40:], torch.as_tensor(rng.integers(0, 16, 24))] = torch.as_tensor(rng.integers(0, 32, 24))
+    variants[8, 0], variants[9, 15] = (variants[8, 0] + 1) % 32, (variants[9, 15] + 1) % 32
+    expected = model.log_likelihood(seeds[seed[base]], variants)
+    torch.testing.assert_close(model.variant_log_likelihood(trace, base, variants), expected, atol=1e-5, rtol=0)
+
+
+def test_a_decoder_trace_needs_the_lstm_in_eval_mode() -> None:
+    with pytest.raises(ValueError, match="eval mode"):
+        tiny_model().train().trace(
+            bars(1, 0), tiny_model().encode(bars(1, 0)), torch.zeros(1, dtype=torch.long), bars(1, 1)
+        )
+
+
 def test_orig_ignores_bar2() -> None:
     model = tiny_model("orig")
     bar1 = bars(2, 5)

@@ -26,7 +26,7 @@ import numpy as np
 from jaki.conditions import codes_for, is_performed
 from jaki.decoding import MOST_LIKELY, Decoding
 from jaki.errors import JakiInputError
-from jaki.features import LEVELS, Band, FeatureBands, tuner_features
+from jaki.features import LEVELS, TUNER_FEATURES, Band, FeatureBands, tuner_features
 from jaki.feel import FeelOptions, Performance, perform
 from jaki.grooves import get_groove, groove_library
 from jaki.midi import DrumMidi, MidiBar, drum_midi_file, read_drum_midi
@@ -34,9 +34,11 @@ from jaki.pattern import Pattern
 
 if TYPE_CHECKING:  # torch and the tuner load inside generate(): seeds, targets and files need neither
     import mido
+    import torch
 
+    from jaki.dataset import LoopDataset
     from jaki.groove import GrooveModel
-    from jaki.tuner import Targets, TrainProgress
+    from jaki.tuner import RefineConfig, RewardConfig, Targets, TrainProgress, TuningAgent
     from jaki.weights import LoadedModel
 
 OUTPUT_FILES = ("seed.mid", "continuation.mid", "tuned.mid", "loop.mid")
@@ -110,6 +112,18 @@ def seed_from_dataset(path: Path, index: int | None, rng: np.random.Generator) -
         index = int(rng.integers(len(dataset)))
     if not 0 <= index < len(dataset):
         raise JakiInputError(f"{path}: loop {index} out of range (the dataset has loops 0..{len(dataset) - 1})")
+    return _dataset_seed(path, dataset, index)
+
+
+def seeds_from_dataset(path: Path) -> list[Seed]:
+    """Bar 1 of every loop of a built dataset, in the dataset's order (``jaki generate --from-data FILE --all``)."""
+    from jaki.dataset import load_dataset
+
+    dataset = load_dataset(path)
+    return [_dataset_seed(path, dataset, index) for index in range(len(dataset))]
+
+
+def _dataset_seed(path: Path, dataset: LoopDataset, index: int) -> Seed:
     source = f"{path} loop {index} ({dataset.source[index]} bar {int(dataset.bar_index[index]) + 1})"
     return Seed(dataset.pattern(index).bar(0), source, float(dataset.tempo[index]))
 
@@ -327,14 +341,288 @@ def generate_variations(
     distinct bars to offer (always one at temperature 0). The first is what :func:`generate` returns."""
     import torch
 
-    from jaki.groove import load_groove
-    from jaki.tuner import ModelScorer, RefineConfig, RewardConfig, Targets, keep_mask, load_agent, tune
+    from jaki.tuner import ModelScorer, tune
+
+    if not 1 <= variations <= MAX_VARIATIONS:
+        raise JakiInputError(f"--variations {variations}: expected 1..{MAX_VARIATIONS}")
+    timing: dict[str, float] = {}
+    plan = _plan(requests, n_bars, temperature, top_p, fill, seed_value, model, tuning, keep, humanize, swing, timing)
+    loaded, targets = plan.loaded, plan.targets
+    bar_codes = plan.bar_codes(seed)
+    # Every bar varies the seed at its place in the phrase: continuing each from the bar before would walk away
+    # from the seed, a little further with every bar.
+    seed_bar = seed.pattern.binary()
+    bar1 = torch.as_tensor(seed_bar.categories()[None, :])
+    scorers = [ModelScorer(loaded.model, conditions=codes) for codes in bar_codes] if targets.requested() else []
+    generator = torch.Generator().manual_seed(seed_value)
+    found: dict[Pattern, Generation] = {}
+    attempts = 1 if plan.decoding.greedy else VARIATION_ATTEMPTS * variations
+    for attempt in range(attempts):
+        phrase_timing = {"continuation": 0.0, "tuning": 0.0}
+        continuations, tuned, values, verdicts, log_p = [], [], [], [], 0.0
+        for index, (codes, bar_decoding) in enumerate(zip(bar_codes, plan.bar_decodings, strict=True)):
+            clock = time.perf_counter()
+            bar2 = loaded.model.play(bar1, bar_decoding, generator=generator, conditions=codes[None])
+            continuation = Pattern.from_categories(bar2[0].numpy())
+            phrase_timing["continuation"] += _lap(clock)
+            continuations.append(continuation)
+            if targets.requested():
+                clock = time.perf_counter()
+                result = tune(
+                    seed_bar,
+                    continuation,
+                    targets,
+                    scorer=scorers[index],
+                    bands=loaded.bands,
+                    agent=plan.agent,
+                    method=plan.method,
+                    reward=plan.reward,
+                    refine=plan.refine,
+                    keep=keep,
+                    seed=seed_value + index + 1000 * attempt,
+                    progress=progress,
+                )
+                phrase_timing["tuning"] += _lap(clock)
+                tuned.append(result.pattern)
+                values.append(result.values)
+                verdicts.append(result.met)
+                log_p += result.log_likelihood  # exact, under the same model and conditions
+            else:
+                log_p += float(loaded.model.log_likelihood(bar1, bar2, conditions=codes[None])[0])
+        for name, seconds in phrase_timing.items():
+            timing[name] = timing.get(name, 0.0) + seconds
+        generation = plan.generation(seed, continuations, tuned, values, verdicts, log_p, seed_value)
+        found.setdefault(generation.result, generation)
+        if len(found) == variations:
+            break
+    ranked = sorted(found.values(), key=lambda g: -g.log_likelihood)
+    performances = plan.perform(ranked, [seed_value + rank for rank in range(len(ranked))], tempo_bpm, groove, timing)
+    return _timed(ranked, performances, timing, ranked=True)
+
+
+MAX_BATCH_SEEDS = 256  # seeds played and tuned per batched call of generate_batch: bounds the tuner's arrays
+
+
+def generate_batch(
+    seeds: Sequence[Seed],
+    requests: dict[str, str | float] | None = None,
+    *,
+    n_bars: int = 1,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    fill: bool = False,
+    seed_value: int = 0,
+    model: LoadedModel | None = None,
+    tuning: TuningOptions | None = None,
+    keep: Sequence[str] = (),
+    humanize: float = 1.0,
+    swing: float = 50.0,
+    tempo_bpm: float | None = None,
+    groove: GrooveModel | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Generation, ...]:
+    """:func:`generate` for many seeds in one call, for services: one generation per seed, in order.
+
+    Each bar of the phrase is played for ``MAX_BATCH_SEEDS`` seeds at a time in one model call and tuned for all of
+    them through the tuner's batched door (:func:`jaki.tuner.methods.tune_batch`; one call per set of condition
+    codes: performed and programmed seeds differ). The same ``seed_value`` gives the same generations. A sampled
+    continuation draws from one generator for the whole batch, so a seed's bars differ from those its own
+    :func:`generate` call plays unless the decoding is greedy (temperature 0); the groove model plays every seed
+    with ``seed_value``, as :func:`generate` does. ``progress`` hears the seeds done after each batched call;
+    ``timing_ms`` is the whole call's.
+    """
+    import torch
+
+    if not seeds:
+        raise JakiInputError("no seeds to generate from")
+    timing: dict[str, float] = {}
+    plan = _plan(requests, n_bars, temperature, top_p, fill, seed_value, model, tuning, keep, humanize, swing, timing)
+    generator = torch.Generator().manual_seed(seed_value)
+    generations: list[Generation] = []
+    for first in range(0, len(seeds), MAX_BATCH_SEEDS):
+        chunk = seeds[first : first + MAX_BATCH_SEEDS]
+        generations += _play_batch(plan, chunk, generator, seed_value, keep, timing)
+        if progress is not None:
+            progress(len(generations))
+    performances = plan.perform(generations, [seed_value] * len(generations), tempo_bpm, groove, timing)
+    return _timed(generations, performances, timing, ranked=False)
+
+
+def _play_batch(
+    plan: _Plan,
+    seeds: Sequence[Seed],
+    generator: torch.Generator,
+    seed_value: int,
+    keep: Sequence[str],
+    timing: dict[str, float],
+) -> list[Generation]:
+    """One batched pass of :func:`generate_batch`: every bar of every seed's phrase, played and tuned."""
+    import torch
+
+    from jaki.tuner import ModelScorer
+    from jaki.tuner.methods import tune_batch
+    from jaki.tuner.targets import target_arrays
+
+    model, targets = plan.loaded.model, plan.targets
+    seed_bars = np.stack([seed.pattern.binary().categories() for seed in seeds])
+    seed_codes = [plan.bar_codes(seed) for seed in seeds]
+    continuations: list[list[Pattern]] = [[] for _ in seeds]
+    tuned: list[list[Pattern]] = [[] for _ in seeds]
+    values: list[list[dict[str, float]]] = [[] for _ in seeds]
+    verdicts: list[list[dict[str, bool]]] = [[] for _ in seeds]
+    log_p = np.zeros(len(seeds))
+    for index, bar_decoding in enumerate(plan.bar_decodings):
+        codes = np.stack([bar_codes[index] for bar_codes in seed_codes])  # (B, k)
+        clock = time.perf_counter()
+        bars = model.play(torch.as_tensor(seed_bars), bar_decoding, generator=generator, conditions=codes).numpy()
+        timing["continuation"] = timing.get("continuation", 0.0) + _lap(clock)
+        for row, bar in enumerate(bars):
+            continuations[row].append(Pattern.from_categories(bar))
+        if not targets.requested():
+            log_p += model.log_likelihood(seed_bars, bars, conditions=codes).numpy()
+            continue
+        clock = time.perf_counter()
+        distinct, group = np.unique(codes, axis=0, return_inverse=True)
+        for number, group_codes in enumerate(distinct):
+            rows = np.flatnonzero(group.ravel() == number)
+            outcome = tune_batch(
+                plan.method,
+                seed_bars[rows],
+                bars[rows],
+                target_arrays([targets] * len(rows), plan.loaded.bands),
+                scorer=ModelScorer(model, conditions=group_codes),
+                bands=plan.loaded.bands,
+                agent=plan.agent,
+                reward=plan.reward,
+                keep=keep,
+                rng=np.random.default_rng(seed_value + index),
+                refine=plan.refine,
+            )
+            for at, row in enumerate(rows):
+                tuned[row].append(Pattern.from_categories(outcome.bars[at]))
+                values[row].append(dict(zip(TUNER_FEATURES, outcome.values[at].tolist(), strict=True)))
+                verdicts[row].append(
+                    {f: bool(outcome.met[at, i]) for i, f in enumerate(TUNER_FEATURES) if outcome.requested[at, i]}
+                )
+            log_p[rows] += outcome.log_likelihood
+        timing["tuning"] = timing.get("tuning", 0.0) + _lap(clock)
+    return [
+        plan.generation(seed, continuations[row], tuned[row], values[row], verdicts[row], float(log_p[row]), seed_value)
+        for row, seed in enumerate(seeds)
+    ]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a generation call settles before it plays a bar (the model and how it plays, the tuner and its aim,
+    each bar's fill and decoding), and what it does with the bars it played: shared by every way to generate."""
+
+    loaded: LoadedModel
+    decoding: Decoding
+    targets: Targets
+    agent: TuningAgent | None
+    reward: RewardConfig | None
+    refine: RefineConfig | None
+    method: str
+    feel: FeelOptions
+    fills: list[bool]
+    bar_decodings: list[Decoding]
+
+    def bar_codes(self, seed: Seed) -> list[np.ndarray]:
+        """The condition codes of each bar of the phrase after ``seed``."""
+        programmed = int(not is_performed(seed.pattern))
+        return [
+            codes_for(self.loaded.config.conditions, programmed=programmed, fill=int(is_fill), position=index + 1)
+            for index, is_fill in enumerate(self.fills)
+        ]
+
+    def generation(
+        self,
+        seed: Seed,
+        continuations: list[Pattern],
+        tuned: list[Pattern],
+        values: list[dict[str, float]],
+        verdicts: list[dict[str, bool]],
+        log_p: float,
+        seed_value: int,
+    ) -> Generation:
+        """The generation of a phrase: its bars as played and tuned, each bar's feature values and verdicts."""
+        return Generation(
+            seed=seed,
+            continuation=Pattern.concat(continuations),
+            tuned=Pattern.concat(tuned) if tuned else None,
+            outcomes=tuple(
+                TargetOutcome(
+                    feature,
+                    request,
+                    band,
+                    tuple(bar_values[feature] for bar_values in values),
+                    tuple(bar_met[feature] for bar_met in verdicts),
+                )
+                for feature, request, band in _requested_bands(self.targets, self.loaded.bands)
+            ),
+            seed_value=seed_value,
+            model_name=str(self.loaded.metadata.get("name", "continuation")),
+            method=self.method if tuned else "none",
+            decoding=self.decoding,
+            log_likelihood=log_p,
+        )
+
+    def perform(
+        self,
+        generations: Sequence[Generation],
+        seed_values: Sequence[int],
+        tempo_bpm: float | None,
+        groove: GrooveModel | None,
+        timing: dict[str, float],
+    ) -> list[Performance | None]:
+        """The groove model plays each generation's bars, after the tuner (``seed_values``: its draws)."""
+        import torch
+
+        from jaki.groove import load_groove
+
+        if self.feel.quantized:
+            return [None] * len(generations)
+        clock = time.perf_counter()
+        groove = groove if groove is not None else load_groove()
+        timing["load_groove"] = _lap(clock)
+        clock = time.perf_counter()
+        performances: list[Performance | None] = [
+            perform(
+                groove,
+                g.seed.pattern,
+                g.continuation,
+                g.tuned,
+                tempo_bpm=tempo_bpm or g.seed.tempo_bpm or DEFAULT_TEMPO_BPM,
+                options=self.feel,
+                generator=torch.Generator().manual_seed(value),
+            )
+            for g, value in zip(generations, seed_values, strict=True)
+        ]
+        timing["feel"] = _lap(clock)
+        return performances
+
+
+def _plan(
+    requests: dict[str, str | float] | None,
+    n_bars: int,
+    temperature: float | None,
+    top_p: float | None,
+    fill: bool,
+    seed_value: int,
+    model: LoadedModel | None,
+    tuning: TuningOptions | None,
+    keep: Sequence[str],
+    humanize: float,
+    swing: float,
+    timing: dict[str, float],
+) -> _Plan:
+    """Check a call's options and load what it needs (the model, the agent), timing the loads into ``timing``."""
+    from jaki.tuner import RefineConfig, RewardConfig, Targets, keep_mask, load_agent
     from jaki.weights import load_model
 
     if not 1 <= n_bars <= MAX_BARS:
         raise JakiInputError(f"--bars {n_bars}: expected 1..{MAX_BARS}")
-    if not 1 <= variations <= MAX_VARIATIONS:
-        raise JakiInputError(f"--variations {variations}: expected 1..{MAX_VARIATIONS}")
     tuning = tuning or TuningOptions()
     if tuning.closeness is not None and not (math.isfinite(tuning.closeness) and tuning.closeness >= 0):
         raise JakiInputError(f"--closeness {tuning.closeness}: expected 0 or more")
@@ -342,7 +630,6 @@ def generate_variations(
     targets = Targets(**(requests or {}))
     keep_mask(keep, 1)  # unknown part names fail here, before any work
     feel = FeelOptions(humanize=humanize, swing=swing)
-    timing: dict[str, float] = {}
     clock = time.perf_counter()
     loaded = model if model is not None else load_model()
     timing["load_model"] = _lap(clock)
@@ -359,105 +646,26 @@ def generate_variations(
             reward or RewardConfig(), **({} if tuning.closeness is None else {"closeness": tuning.closeness})
         )
         timing["load_agent"] = _lap(clock)
-    names = loaded.config.conditions
-    programmed = int(not is_performed(seed.pattern))
     fills = [fill and index == n_bars - 1 for index in range(n_bars)]
-    bar_codes = [
-        codes_for(names, programmed=programmed, fill=int(is_fill), position=index + 1)
-        for index, is_fill in enumerate(fills)
-    ]
     # A fill replaces the groove: its bar is not held to the backbone's hits.
     bar_decodings = [replace(decoding, keep_share=0.0) if is_fill else decoding for is_fill in fills]
-    # Every bar varies the seed at its place in the phrase: continuing each from the bar before would walk away
-    # from the seed, a little further with every bar.
-    seed_bar = seed.pattern.binary()
-    bar1 = torch.as_tensor(seed_bar.categories()[None, :])
-    scorers = [ModelScorer(loaded.model, conditions=codes) for codes in bar_codes] if targets.requested() else []
-    generator = torch.Generator().manual_seed(seed_value)
-    found: dict[Pattern, Generation] = {}
-    attempts = 1 if decoding.greedy else VARIATION_ATTEMPTS * variations
-    for attempt in range(attempts):
-        phrase_timing = {"continuation": 0.0, "tuning": 0.0}
-        continuations, tuned, values, verdicts, log_p = [], [], [], [], 0.0
-        for index, (codes, bar_decoding) in enumerate(zip(bar_codes, bar_decodings, strict=True)):
-            clock = time.perf_counter()
-            bar2 = loaded.model.play(bar1, bar_decoding, generator=generator, conditions=codes[None])
-            continuation = Pattern.from_categories(bar2[0].numpy())
-            phrase_timing["continuation"] += _lap(clock)
-            continuations.append(continuation)
-            if targets.requested():
-                clock = time.perf_counter()
-                result = tune(
-                    seed_bar,
-                    continuation,
-                    targets,
-                    scorer=scorers[index],
-                    bands=loaded.bands,
-                    agent=agent,
-                    method=method,
-                    reward=reward,
-                    refine=refine,
-                    keep=keep,
-                    seed=seed_value + index + 1000 * attempt,
-                    progress=progress,
-                )
-                phrase_timing["tuning"] += _lap(clock)
-                tuned.append(result.pattern)
-                values.append(result.values)
-                verdicts.append(result.met)
-                log_p += result.log_likelihood  # exact, under the same model and conditions
-            else:
-                log_p += float(loaded.model.log_likelihood(bar1, bar2, conditions=codes[None])[0])
-        for name, seconds in phrase_timing.items():
-            timing[name] = timing.get(name, 0.0) + seconds
-        generation = Generation(
-            seed=seed,
-            continuation=Pattern.concat(continuations),
-            tuned=Pattern.concat(tuned) if tuned else None,
-            outcomes=tuple(
-                TargetOutcome(
-                    feature,
-                    request,
-                    band,
-                    tuple(bar_values[feature] for bar_values in values),
-                    tuple(bar_met[feature] for bar_met in verdicts),
-                )
-                for feature, request, band in _requested_bands(targets, loaded.bands)
-            ),
-            seed_value=seed_value,
-            model_name=str(loaded.metadata.get("name", "continuation")),
-            method=method if tuned else "none",
-            decoding=decoding,
-            log_likelihood=log_p,
-        )
-        found.setdefault(generation.result, generation)
-        if len(found) == variations:
-            break
-    ranked = sorted(found.values(), key=lambda g: -g.log_likelihood)
-    performances: list[Performance | None] = [None] * len(ranked)
-    if not feel.quantized:  # the groove model plays each variation's bars, after the tuner
-        clock = time.perf_counter()
-        groove = groove if groove is not None else load_groove()
-        timing["load_groove"] = _lap(clock)
-        clock = time.perf_counter()
-        performances = [
-            perform(
-                groove,
-                seed.pattern,
-                g.continuation,
-                g.tuned,
-                tempo_bpm=tempo_bpm or seed.tempo_bpm or DEFAULT_TEMPO_BPM,
-                options=feel,
-                generator=torch.Generator().manual_seed(seed_value + rank),
-            )
-            for rank, g in enumerate(ranked)
-        ]
-        timing["feel"] = _lap(clock)
+    return _Plan(loaded, decoding, targets, agent, reward, refine, method, feel, fills, bar_decodings)
+
+
+def _timed(
+    generations: Sequence[Generation],
+    performances: Sequence[Performance | None],
+    timing: dict[str, float],
+    *,
+    ranked: bool,
+) -> tuple[Generation, ...]:
+    """The generations, each with the call's timing, its performance and its rank (``ranked``: variations of one
+    seed, most likely first; else each the first of its own seed)."""
     timing["total"] = sum(timing.values())
     timing_ms = {name: 1000 * seconds for name, seconds in timing.items()}
     return tuple(
-        replace(g, rank=rank, timing_ms=timing_ms, performance=played)
-        for rank, (g, played) in enumerate(zip(ranked, performances, strict=True), start=1)
+        replace(g, rank=rank if ranked else 1, timing_ms=timing_ms, performance=played)
+        for rank, (g, played) in enumerate(zip(generations, performances, strict=True), start=1)
     )
 
 

@@ -158,15 +158,17 @@ def _process_alive(pid: int) -> bool:
 
 
 @contextmanager
-def staged_folder(folder: Path, *, overwrite: bool = False) -> Iterator[Path]:
+def staged_folder(folder: Path, *, overwrite: bool = False, replace: bool = False) -> Iterator[Path]:
     """A hidden staging folder for a set of files that belong together (one generation's MIDI, WAV and PNG): what the
     block writes there appears in ``folder`` only once the block has finished. A new ``folder`` is the staging
     folder renamed in one step, so an interrupted run (Ctrl-C, SIGKILL) leaves the complete set or none of it;
-    into an existing folder the files are renamed one by one, after all of them are written. A failed block
-    leaves nothing; the leftovers of a killed one are swept by the next run."""
+    into an existing folder the files are renamed one by one, after all of them are written, or, with ``replace``
+    (a set whose names change from run to run, like a dataset's shards), the old folder is moved aside and removed
+    once the new one has taken its name. A failed block leaves nothing; the leftovers of a killed one are swept by
+    the next run."""
     folder = Path(folder)
     fresh = not folder.exists()
-    parent = folder.parent if fresh else folder
+    parent = folder.parent if fresh or replace else folder
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -178,6 +180,14 @@ def staged_folder(folder: Path, *, overwrite: bool = False) -> Iterator[Path]:
         yield staging
         if fresh:
             os.rename(staging, folder)
+            return
+        if replace:
+            if not overwrite:
+                raise JakiInputError(f"{folder}: exists (use --force to overwrite)")
+            aside = parent / _temp_name(folder.name)
+            os.rename(folder, aside)
+            os.rename(staging, folder)
+            shutil.rmtree(aside, ignore_errors=True)
             return
         for item in sorted(staging.iterdir()):
             check_new_file(folder / item.name, overwrite=overwrite)

@@ -46,6 +46,12 @@ MAX_FILE_BYTES: int = 2 * 1024 * 1024  # a drum MIDI file is kilobytes (GMD: 155
 TEMPO_DECIMALS: int = 3  # a bar's tempo is read to 1/1000 bpm
 MAX_BARS: int = 10_000  # over 5 hours of 4/4 at 120 bpm: more is a corrupt delta time, not a drum loop
 
+
+class NoDrumNotes(JakiInputError):
+    """A readable MIDI file without drum notes (a song with no drum track): a dataset build skips and counts it,
+    where a damaged file is named as unreadable."""
+
+
 # Everything mido's parser raises on a damaged file (KeyError for unknown key signatures, mido#105).
 _PARSE_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, KeySignatureError)
 
@@ -147,7 +153,7 @@ def read_drum_midi_data(
     unmapped = Counter(int(n) for n in onsets.notes[kit_index[onsets.notes] < 0])
     mapped = kit_index[onsets.notes] >= 0
     if not mapped.any():
-        raise JakiInputError(f"{path}: no drum notes ({_describe_unmapped(unmapped, onsets.source)})")
+        raise NoDrumNotes(f"{path}: no drum notes ({_describe_unmapped(unmapped, onsets.source)})")
     half_step = midi.ticks_per_beat / (2 * STEPS_PER_BEAT)
     bars = _bar_lines(path, meter_changes, midi.ticks_per_beat, last_tick=int(onsets.ticks.max()) + half_step)
     # A note belongs to the bar whose start is at most half a sixteenth after it.
@@ -245,7 +251,7 @@ def _collect_events(
             elif kind == "time_signature":
                 meters.append((tick, message.numerator, message.denominator))
     if not ticks:
-        raise JakiInputError(f"{path}: no drum notes (the file has no notes at all)")
+        raise NoDrumNotes(f"{path}: no drum notes (the file has no notes at all)")
     channel_array = np.array(channels)
     wanted = DRUM_CHANNEL if channel is None else channel
     drums = channel_array == wanted
@@ -258,7 +264,7 @@ def _collect_events(
         melodic = [c for c in used if c in programs]
         if melodic:
             program, name = programs[melodic[0]]
-            raise JakiInputError(
+            raise NoDrumNotes(
                 f"{path}: no notes on drum channel {DRUM_CHANNEL + 1}, and channel {melodic[0] + 1} plays a melodic "
                 f"instrument (program {program}{f', track {name!r}' if name else ''}); if its notes are drums, "
                 f"read them with --channel {melodic[0] + 1}"

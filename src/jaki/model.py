@@ -178,12 +178,15 @@ class ContinuationModel(nn.Module):
         logits (B, T, 32) and the new state."""
         inputs = torch.cat([self.dropout(self.prev_embedding(previous)), context], dim=-1)
         outputs, state = self.decoder(inputs, state)  # (B, T, H)
-        outputs = self.dropout(outputs)
+        return self._logits(self.dropout(outputs), bar1), state
+
+    def _logits(self, outputs: torch.Tensor, bar1: torch.Tensor) -> torch.Tensor:
+        """The decoder's outputs (..., H) and bar 1 at the same steps (...) → logits (..., 32)."""
         logits = self.head(outputs) + self.logit_offset
         if self.copy_gate is not None:
             # "Play it again" is the commonest continuation: let the state decide how much to favour it.
             logits = logits + self.copy_gate(outputs) * F.one_hot(bar1, N_CATEGORIES)
-        return logits, state
+        return logits
 
     # --- the orig architecture -------------------------------------------------------------------------------
     def _orig_logits(self, bar1: torch.Tensor) -> torch.Tensor:
@@ -273,6 +276,68 @@ class ContinuationModel(nn.Module):
             logits = self._teacher_forced(bar1.expand(batch, -1), bar2, context, state)
         return F.log_softmax(logits, dim=-1)
 
+    # --- scoring variants of bar 2s (the tuner's many candidates) ----------------------------------------------
+    @torch.no_grad()
+    def trace(self, bar1: torch.Tensor, encoding: Encoding, seed: torch.Tensor, bars: torch.Tensor) -> DecoderTrace:
+        """Run the lstm decoder over ``bars`` (B, 16), each after bar 1 ``bar1[seed]`` (``encoding`` of ``bar1``),
+        step by step, keeping what :meth:`variant_log_likelihood` starts from. Inference only (eval mode)."""
+        if not self.autoregressive or self.training:
+            raise ValueError("a decoder trace needs the lstm architecture in eval mode")
+        context, (h, c) = encoding
+        embed = self.config.embed_dim
+        decoder = self.decoder
+        # The decoder's input is [previous category's embedding, context]: their shares of the input gates are
+        # computed once (per category, per seed bar and step) instead of once per bar and step.
+        context_gates = context @ decoder.weight_ih_l0[:, embed:].T + decoder.bias_ih_l0 + decoder.bias_hh_l0
+        previous_gates = self.prev_embedding.weight @ decoder.weight_ih_l0[:, :embed].T  # (33, 4H)
+        previous = torch.cat([torch.full_like(bars[:, :1], self.start_token), bars[:, :-1]], dim=1)
+        input_gates = context_gates[seed] + previous_gates[previous]  # (B, 16, 4H)
+        h, c = h[0, seed], c[0, seed]
+        states, outputs = [], []
+        for t in range(STEPS_PER_BAR):
+            states.append((h, c))
+            h, c = _lstm_cell(input_gates[:, t], h, c, decoder.weight_hh_l0)
+            outputs.append(h)
+        logits = self._logits(torch.stack(outputs, dim=1), bar1[seed])
+        return DecoderTrace(
+            bar1=bar1,
+            seed=seed,
+            bars=bars,
+            context_gates=context_gates,
+            previous_gates=previous_gates,
+            h=torch.stack([state[0] for state in states], dim=1),
+            c=torch.stack([state[1] for state in states], dim=1),
+            log_probs=F.log_softmax(logits, dim=-1),
+        )
+
+    @torch.no_grad()
+    def variant_log_likelihood(self, trace: DecoderTrace, base: torch.Tensor, variants: torch.Tensor) -> torch.Tensor:
+        """log p of each variant (N, 16) of bar 2 ``trace.bars[base]`` after its seed bar, (N,) nats: the steps up
+        to the first changed one are read from the trace, and the decoder runs on from there (a variant that
+        changes step t costs 15 − t decoder steps instead of 16)."""
+        changed = variants != trace.bars[base]
+        first = torch.where(changed.any(dim=1), changed.int().argmax(dim=1), STEPS_PER_BAR)  # (N,)
+        steps = torch.arange(STEPS_PER_BAR, device=first.device)
+        read = trace.log_probs[base[:, None], steps, variants]  # (N, 16) under the base's steps
+        total = (read * (steps <= first[:, None])).sum(dim=1)
+        # Rows sorted by their first changed step: the rows decoded at step t are a prefix that grows with t. Each
+        # row starts from its base's state after its first changed step.
+        order = torch.argsort(first, stable=True)
+        first, base, variants = first[order], base[order], variants[order]
+        seed = trace.seed[base]
+        starts = torch.searchsorted(first, steps[1:]).tolist()  # rows with first < t
+        joins = (first + 1).clamp(max=STEPS_PER_BAR - 1)
+        h, c = trace.h[base, joins], trace.c[base, joins]
+        outputs = h.new_zeros(len(variants), STEPS_PER_BAR, h.shape[-1])
+        for t, n in enumerate(starts, start=1):
+            if n:
+                gates = trace.context_gates[seed[:n], t] + trace.previous_gates[variants[:n, t - 1]]
+                h[:n], c[:n] = _lstm_cell(gates, h[:n], c[:n], self.decoder.weight_hh_l0)
+                outputs[:n, t] = h[:n]
+        log_probs = F.log_softmax(self._logits(outputs, trace.bar1[seed]), dim=-1)
+        after = log_probs.gather(-1, variants[..., None])[..., 0] * (steps > first[:, None])
+        return total.index_add(0, order, after.sum(dim=1))
+
     @torch.no_grad()
     def play(
         self,
@@ -349,6 +414,31 @@ class ContinuationModel(nn.Module):
             probs = probs.scatter(-1, order, ranked.masked_fill(outside, 0.0))
         flat = torch.multinomial(probs.reshape(-1, N_CATEGORIES), 1, generator=generator)
         return flat.reshape(logits.shape[:-1])
+
+
+@dataclass(frozen=True)
+class DecoderTrace:
+    """The lstm decoder run over B bar 2s (:meth:`ContinuationModel.trace`): where scoring their variants starts."""
+
+    bar1: torch.Tensor  # (S, 16) the seed bars
+    seed: torch.Tensor  # (B,) the seed bar each bar 2 follows
+    bars: torch.Tensor  # (B, 16)
+    context_gates: torch.Tensor  # (S, 16, 4H) the context's share of the decoder's input gates, biases included
+    previous_gates: torch.Tensor  # (33, 4H) the previous category's share
+    h: torch.Tensor  # (B, 16, H) the decoder's state before each step
+    c: torch.Tensor  # (B, 16, H)
+    log_probs: torch.Tensor  # (B, 16, 32) teacher-forced
+
+
+def _lstm_cell(
+    input_gates: torch.Tensor, h: torch.Tensor, c: torch.Tensor, weight_hh: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of torch's LSTM (gates i, f, g, o) given the input's share of the gates, biases included."""
+    gates = torch.addmm(input_gates, h, weight_hh.T)
+    i, f, _, o = torch.sigmoid(gates).chunk(4, dim=-1)  # one call for the three sigmoid gates (and a spare)
+    g = torch.tanh(gates[:, 2 * h.shape[1] : 3 * h.shape[1]])
+    c = torch.addcmul(f * c, i, g)
+    return o * torch.tanh(c), c
 
 
 _CATEGORY_PARTS = torch.tensor(CATEGORY_PARTS)  # (32, 5): which parts each category sounds

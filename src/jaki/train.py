@@ -5,18 +5,31 @@ Deterministic for a seed: batches are shuffled with a ``torch.Generator``; weigh
 from torch's global generator, which ``train`` seeds inside ``torch.random.fork_rng`` so the caller's global state
 is left as it was. A wall-time budget (``max_minutes``) makes the result depend on how busy the machine is, so the
 shipped model was trained without one.
+
+Under ``torchrun`` (``torchrun --nproc-per-node N --no-python jaki train …``) the same loop runs in N processes, as
+in nanoGPT: :func:`join_processes` joins torchrun's process group (gloo on the CPU, NCCL with GPUs), ``train`` wraps
+the model in ``DistributedDataParallel``, and each process takes its share of every shuffled batch, as
+``DistributedSampler`` deals it. ``batch_size`` stays the loops of one gradient step over all processes, so N
+processes take the same steps as one. Validation is shared out and summed over the processes, so every process sees
+the same loss and stops after the same epoch (on rank 0's clock for ``max_minutes``). The same seed gives the same
+model for the same N; one process without torchrun runs exactly the loop it always did.
 """
 
 from __future__ import annotations
 
 import copy
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
 
 from jaki.model import ContinuationModel, ModelConfig, count_parameters
 from jaki.pattern import N_CATEGORIES
@@ -82,6 +95,39 @@ class TrainResult:
         }
 
 
+@dataclass(frozen=True)
+class Processes:
+    """Where this process stands among those torchrun started: rank 0 of 1, on the CPU, when it runs alone."""
+
+    rank: int = 0
+    world_size: int = 1
+    device: str = "cpu"
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the one process that prints progress and writes files."""
+        return self.rank == 0
+
+
+def join_processes() -> Processes:
+    """Under torchrun (``RANK`` in the environment), join its process group: gloo on the CPU, NCCL and this
+    process's GPU when there are GPUs. Alone, nothing is started: rank 0 of 1 (:func:`leave_processes` ends it)."""
+    if "RANK" not in os.environ:
+        return Processes()
+    cuda = torch.cuda.is_available()
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+    device = f"cuda:{os.environ['LOCAL_RANK']}" if cuda else "cpu"
+    if cuda:
+        torch.cuda.set_device(device)
+    return Processes(dist.get_rank(), dist.get_world_size(), device)
+
+
+def leave_processes() -> None:
+    """Leave the process group that :func:`join_processes` joined, if it did."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def category_frequencies(bar2: np.ndarray) -> np.ndarray:
     """(32,) share of each category among all bar-2 steps, add-one smoothed so that no category has zero."""
     counts = np.bincount(np.asarray(bar2).ravel(), minlength=N_CATEGORIES) + 1.0
@@ -96,6 +142,17 @@ def mean_step_loss(
     batch_size: int = 1024,
 ) -> float:
     """Mean teacher-forced cross-entropy per step (nats) over a whole split, in eval mode."""
+    return summed_step_loss(model, bar1, bar2, codes, batch_size) / bar2.numel()
+
+
+def summed_step_loss(
+    model: ContinuationModel,
+    bar1: torch.Tensor,
+    bar2: torch.Tensor,
+    codes: torch.Tensor | None = None,
+    batch_size: int = 1024,
+) -> float:
+    """The teacher-forced cross-entropy summed over every step of ``bar2`` (nats), in eval mode."""
     was_training = model.training
     model.eval()
     total = 0.0
@@ -105,7 +162,27 @@ def mean_step_loss(
             logits = model(b1, b2, None if codes is None else codes[start : start + batch_size])
             total += F.cross_entropy(logits.reshape(-1, N_CATEGORIES), b2.reshape(-1), reduction="sum").item()
     model.train(was_training)
-    return total / bar2.numel()
+    return total
+
+
+def shared_step_loss(
+    model: ContinuationModel,
+    bar1: torch.Tensor,
+    bar2: torch.Tensor,
+    codes: torch.Tensor | None = None,
+    *,
+    rank: int = 0,
+    world_size: int = 1,
+) -> float:
+    """:func:`mean_step_loss` over the whole split, each of ``world_size`` processes scoring every
+    ``world_size``-th loop: the same figure on every process (alone, exactly ``mean_step_loss``)."""
+    if world_size == 1:
+        return mean_step_loss(model, bar1, bar2, codes)
+    share = slice(rank, None, world_size)
+    summed = summed_step_loss(model, bar1[share], bar2[share], None if codes is None else codes[share])
+    totals = torch.tensor([summed, bar2[share].numel()], dtype=torch.float64, device=bar2.device)
+    dist.all_reduce(totals)
+    return float(totals[0] / totals[1])
 
 
 def train(
@@ -123,21 +200,29 @@ def train(
     """Fit a ContinuationModel to (N, 16) bar-1 → bar-2 category arrays, stopping early on validation loss.
 
     ``codes`` / ``val_codes``: (N, k) condition codes of each loop, for a model with ``conditions``
-    (``jaki.conditions.training_examples`` assembles all three arrays from a dataset).
+    (``jaki.conditions.training_examples`` assembles all three arrays from a dataset). Inside torchrun's process
+    group (:func:`join_processes`) every process calls it with the same arrays and trains on its share of them.
     """
     model_config = model_config or ModelConfig()
     config = train_config or TrainConfig()
     device = torch.device(config.device)
+    ddp = dist.is_available() and dist.is_initialized()
+    rank, world_size = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
+    per_process = math.ceil(config.batch_size / world_size)  # loops of each process's share of one step
     x1, x2, v1, v2 = (torch.as_tensor(a, dtype=torch.long, device=device) for a in (bar1, bar2, val_bar1, val_bar2))
     if len(x1) == 0 or len(v1) == 0:
         raise ValueError("training and validation sets must both hold at least one loop")
     c1, cv = (None if a is None else torch.as_tensor(a, dtype=torch.long, device=device) for a in (codes, val_codes))
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        # Initialisation and dropout have no generator argument: seed the (forked, restored on exit) global one.
-        torch.manual_seed(config.seed)
-        shuffle = torch.Generator().manual_seed(config.seed)
+        # Initialisation and dropout have no generator argument: seed the (forked, restored on exit) global one;
+        # per process, so that their dropout differs (DDP starts every process from rank 0's initial weights).
+        torch.manual_seed(config.seed + rank)
+        shuffle = torch.Generator().manual_seed(config.seed)  # the same order in every process
         model = ContinuationModel(model_config).to(device)
+        step_model = (
+            DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if ddp else model
+        )
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         result = TrainResult(model=model)
         best_state = copy.deepcopy(model.state_dict())
@@ -145,13 +230,14 @@ def train(
         result.stopped = "epochs"
 
         for epoch in range(1, config.epochs + 1):
-            # --- one pass over the shuffled training set
+            # --- one pass over the shuffled training set (this process's share of it)
             model.train()
-            order = torch.randperm(len(x1), generator=shuffle).to(device)
+            order = torch.randperm(len(x1), generator=shuffle)
+            order = order[list(DistributedSampler(order, world_size, rank, shuffle=False))].to(device)
             epoch_loss, batches = 0.0, 0
-            for first in range(0, len(order), config.batch_size):
-                batch = order[first : first + config.batch_size]
-                logits = model(x1[batch], x2[batch], None if c1 is None else c1[batch])  # (B, 16, 32)
+            for first in range(0, len(order), per_process):
+                batch = order[first : first + per_process]
+                logits = step_model(x1[batch], x2[batch], None if c1 is None else c1[batch])  # (B, 16, 32)
                 loss = F.cross_entropy(logits.reshape(-1, N_CATEGORIES), x2[batch].reshape(-1))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -162,12 +248,16 @@ def train(
                 batches += 1
 
             # --- evaluate, keep the best weights
-            val_loss = mean_step_loss(model, v1, v2, cv)
+            val_loss = shared_step_loss(model, v1, v2, cv, rank=rank, world_size=world_size)
             improved = val_loss < result.best_val_loss
             if improved:
                 result.best_val_loss, result.best_epoch = val_loss, epoch
                 best_state = copy.deepcopy(model.state_dict())
             elapsed = time.perf_counter() - start_time
+            if ddp:  # every process stops on rank 0's clock
+                clock = torch.tensor([elapsed], dtype=torch.float64, device=device)
+                dist.broadcast(clock, src=0)
+                elapsed = float(clock)
             stats = EpochStats(epoch, epoch_loss / batches, val_loss, elapsed, improved)
             result.history.append(stats)
             if progress is not None:
@@ -183,7 +273,7 @@ def train(
 
     model.load_state_dict(best_state)
     model.set_logit_adjustment(category_frequencies(bar2), config.logit_adjustment)
-    result.adjusted_val_loss = mean_step_loss(model, v1, v2, cv)
+    result.adjusted_val_loss = shared_step_loss(model, v1, v2, cv, rank=rank, world_size=world_size)
     model.to("cpu").eval()
     result.seconds = time.perf_counter() - start_time
     return result

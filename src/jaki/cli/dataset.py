@@ -13,21 +13,21 @@ from rich.table import Table
 
 from jaki.dataset import (
     DUPLICATE,
+    NO_DRUMS,
     NOT_FOUR_FOUR,
     NOT_FOUR_FOUR_FILE,
     SKIP_REASONS,
-    SPLITS,
     TOO_FEW_HITS,
     UNREADABLE,
+    WORK_SUFFIX,
+    BuildConfig,
     BuildReport,
-    build_dataset,
     dataset_summary,
     load_dataset,
-    save_dataset,
+    write_dataset,
 )
 from jaki.errors import JakiInputError
 from jaki.features import LEVELS
-from jaki.io import check_new_file
 
 _QUANTILES = ("min", "q1", "median", "q3", "max", "mean")
 
@@ -39,6 +39,7 @@ _SKIP_UNITS = {
     NOT_FOUR_FOUR_FILE: "files",
     TOO_FEW_HITS: "windows",
     DUPLICATE: "windows",
+    NO_DRUMS: "files",
     UNREADABLE: "files",
 }
 
@@ -48,16 +49,43 @@ def build(
     sources: Annotated[
         list[Path], typer.Argument(help="Files or folders (searched recursively) of .mid, .midi and .bfd3pal.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset file to write (.npz).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Dataset to write: a .npz file, or any other name: a folder of shards.")
+    ],
     hop: Annotated[int, typer.Option(min=1, max=64, help="Bars between the starts of consecutive windows.")] = 1,
     min_hits_bar2: Annotated[
         int, typer.Option("--min-hits-bar2", min=0, max=80, help="Drop windows whose bar 2 has fewer hits.")
     ] = 2,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=4096, help="Processes reading files (default: this machine's cores; 1: in this one)."),
+    ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(help="Where the reading runs: process (a pool here) or dask (pip install 'jaki[dask]')."),
+    ] = "process",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="With --backend dask: a running cluster's scheduler (default: a local one of --workers)."),
+    ] = None,
+    shard_files: Annotated[
+        int,
+        typer.Option(min=1, max=1_000_000, help="Files per task: the unit of parallel work, memory and resume."),
+    ] = BuildConfig.files_per_shard,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file or dataset folder.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List unreadable files with reasons.")] = False,
 ) -> None:
-    """Cut every window of two consecutive 4/4 bars out of SOURCES and save them, with splits, to --out."""
-    check_new_file(out, overwrite=force)  # before reading every source, not at the save
+    """Cut every window of two consecutive 4/4 bars out of SOURCES and save them, with splits, to --out.
+
+    Files are read in parallel, in shards kept in --out + '.partial' until the build ends: an interrupted build
+    (Ctrl-C, a kill) run again with the same --out reads only the files it had not finished. Only a MIDI file's
+    drum channel (10) is read; a song without drums is skipped and counted.
+    """
+    from jaki.backends import default_workers, runner
+
+    if scheduler is not None and workers is not None:
+        raise JakiInputError("--workers sizes a local cluster; a --scheduler's cluster has its own workers")
+    run = runner(backend, workers or default_workers(), scheduler)
     console = Console(stderr=True)
     with Progress(
         TextColumn("reading"),
@@ -74,14 +102,29 @@ def build(
         def advance(done: int, total: int, path: Path) -> None:
             progress.update(task, completed=done, total=total, description=path.name)
 
-        dataset, report = build_dataset(sources, hop=hop, min_hits_bar2=min_hits_bar2, progress=advance)
-    if len(dataset) == 0:
-        raise JakiInputError(f"{', '.join(map(str, sources))}: no 2-bar 4/4 window found (nothing to save)")
-    save_dataset(dataset, out, overwrite=force)
+        try:
+            result = write_dataset(
+                sources,
+                out,
+                hop=hop,
+                min_hits_bar2=min_hits_bar2,
+                run=run,
+                config=BuildConfig(files_per_shard=shard_files),
+                progress=advance,
+                overwrite=force,
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            typer.echo(
+                f"interrupted: the finished shards are kept in {out}{WORK_SUFFIX}; run the same command to resume",
+                err=True,
+            )
+            raise typer.Exit(code=130) from None
+    report, counts = result.report, result.loops
     stdout = Console()
-    stdout.print(_report_table(report, dataset.meta.get("cross_split_duplicates", {})))
-    counts = {name: int(dataset.split_mask(name).sum()) for name in SPLITS}
-    stdout.print(f"wrote {out} ({len(dataset):,} loops: {', '.join(f'{k} {v:,}' for k, v in counts.items())})")
+    stdout.print(_report_table(report, result.meta.get("cross_split_duplicates", {}), result.files_resumed))
+    loops = sum(counts.values())
+    stdout.print(f"wrote {out} ({loops:,} loops: {', '.join(f'{k} {v:,}' for k, v in counts.items())})")
     empty = [name for name, count in counts.items() if count == 0]
     if empty:
         typer.echo(
@@ -95,10 +138,12 @@ def build(
             stdout.print(f"  {name}: {reason}", markup=False, highlight=False)
 
 
-def _report_table(report: BuildReport, cross_split: dict[str, int]) -> Table:
+def _report_table(report: BuildReport, cross_split: dict[str, int], files_resumed: int) -> Table:
     table = Table(title="dataset build", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
+    if files_resumed:
+        table.add_row("files resumed (read by the interrupted build)", f"{files_resumed:,}")
     table.add_row("files read", f"{report.files_read:,}")
     table.add_row("bars read (4/4)", f"{report.bars_read:,}")
     table.add_row("windows kept", f"{report.windows_kept:,}")
@@ -111,7 +156,7 @@ def _report_table(report: BuildReport, cross_split: dict[str, int]) -> Table:
 
 @app.command()
 def stats(
-    file: Annotated[Path, typer.Argument(help="A dataset file written by 'jaki dataset build'.")],
+    file: Annotated[Path, typer.Argument(help="A dataset file or folder written by 'jaki dataset build'.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
 ) -> None:
     """Counts per split, style and source; per-part hit rates; tuner features and level bands of train bar 2s."""

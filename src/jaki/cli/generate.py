@@ -39,6 +39,7 @@ from jaki.generate import (
     seed_from_grid,
     seed_from_groove,
     seed_from_midi,
+    seeds_from_dataset,
     variations_document,
     write_generation,
 )
@@ -83,6 +84,14 @@ def generate(
         Path | None, typer.Option(help="Seed: bar 1 of a loop of a dataset built with 'jaki dataset build'.")
     ] = None,
     index: Annotated[int | None, typer.Option(help="With --from-data: the loop index (default: random).")] = None,
+    all_loops: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="With --from-data: continue every loop of the dataset in batched calls, each into its own folder "
+            "of --out (loop-00000, loop-00001, …: the files one seed writes).",
+        ),
+    ] = False,
     cymbal_density: Annotated[str | None, typer.Option(help=_target_help("cymbal_density"))] = None,
     drum_density: Annotated[str | None, typer.Option(help=_target_help("drum_density"))] = None,
     syncopation: Annotated[str | None, typer.Option(help=_target_help("syncopation"))] = None,
@@ -196,6 +205,8 @@ def generate(
     seed_value = check_seed_value(seed) if seed is not None else draw_seed_value()
     rng = np.random.default_rng(seed_value)
     open_midi_note = open_note(open_as)
+    if all_loops and (from_data is None or index is not None or variations > 1):
+        raise JakiInputError("--all goes with --from-data FILE, without --index or --variations")
     seed_bar = _choose_seed(groove, seed_grid, seed_grid_file, seed_midi, bar, drum_map, channel, from_data, index, rng)
     typed = {
         "cymbal_density": cymbal_density,
@@ -211,6 +222,28 @@ def generate(
     if interactive or (not requests and not json_output and sys.stdin.isatty() and sys.stdout.isatty()):
         requests = _prompt_targets(loaded.bands)
     out_dir = out if out is not None else Path(f"jaki-{time.strftime('%Y%m%d-%H%M%S')}-seed{seed_value}")
+    if quantize and humanize is not None:
+        raise JakiInputError("--quantize and --humanize: give one of them (--quantize is --humanize 0)")
+    tuning = TuningOptions(method=check_method(method), closeness=closeness, refine_seconds=refine, agent_dir=agent)
+    feel = {"humanize": 0.0 if quantize else (1.0 if humanize is None else humanize), "swing": swing}
+    if all_loops:
+        from jaki.cli.batch import generate_all
+
+        options = {"n_bars": bars, "temperature": temperature, "top_p": top_p, "fill": fill, "keep": kept, **feel}
+        files = {"open_note": open_midi_note, "force": force, "wav": wav, "png": png}
+        generate_all(
+            seeds_from_dataset(from_data),
+            requests,
+            out_dir,
+            seed_value,
+            loaded,
+            tuning,
+            tempo,
+            options,
+            files,
+            json_output=json_output,
+        )
+        return
     tempo_bpm = resolve_tempo(tempo, seed_bar)
     # Fail before any work when a folder already holds a file a generation can write.
     folders = [out_dir] if variations == 1 else [out_dir / f"variation-{n}" for n in range(1, variations + 1)]
@@ -218,9 +251,6 @@ def generate(
         every_output = output_paths(folder, wav=True, png=True).values()
         check_output_folder(folder, [path.name for path in every_output], overwrite=force, create_parents=True)
 
-    if quantize and humanize is not None:
-        raise JakiInputError("--quantize and --humanize: give one of them (--quantize is --humanize 0)")
-    tuning = TuningOptions(method=check_method(method), closeness=closeness, refine_seconds=refine, agent_dir=agent)
     with _refine_display(
         active=refine > 0 and bool(requests) and not json_output, seconds=refine, bars=bars * variations
     ) as progress:
@@ -237,8 +267,7 @@ def generate(
             tuning=tuning,
             progress=progress,
             keep=kept,
-            humanize=0.0 if quantize else (1.0 if humanize is None else humanize),
-            swing=swing,
+            **feel,
             tempo_bpm=tempo_bpm,
         )
     written = [

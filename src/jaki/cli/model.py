@@ -25,7 +25,7 @@ from jaki.io import check_output_folder
 from jaki.model import ARCHITECTURES, ModelConfig
 from jaki.pairs import load_pairs
 from jaki.pattern import PARTS
-from jaki.train import EpochStats, TrainConfig
+from jaki.train import EpochStats, TrainConfig, join_processes, leave_processes
 from jaki.train import train as train_model
 from jaki.weights import CONFIG_FILE, WEIGHTS_FILE, config_dataclass, load_model, save_model
 
@@ -95,7 +95,10 @@ def train(
     ] = 1,
     force: Annotated[bool, typer.Option("--force", help="Overwrite a model already in --out.")] = False,
 ) -> None:
-    """Train a continuation model on the train split, stopping early on the validation split, and save it."""
+    """Train a continuation model on the train split, stopping early on the validation split, and save it.
+
+    Under torchrun (``torchrun --nproc-per-node N --no-python jaki train …``) N processes share each step; rank 0
+    prints and saves."""
     if arch not in ARCHITECTURES:
         raise JakiInputError(f"--arch {arch!r}: unknown (expected one of {', '.join(ARCHITECTURES)})")
     # Refuse before training, not after: a finished model must not fail to save.
@@ -116,11 +119,14 @@ def train(
         dataset, "validation", names, ExampleConfig(programmed_copies=False, fill_partners=0)
     )
     model_config = ModelConfig(arch=arch, hidden=hidden, bidirectional=bidirectional, conditions=names)
-    train_config = TrainConfig(epochs=epochs, seed=seed, logit_adjustment=logit_adjustment, max_minutes=max_minutes)
-    console = Console(stderr=True)
+    world = join_processes()
+    train_config = TrainConfig(
+        epochs=epochs, seed=seed, logit_adjustment=logit_adjustment, max_minutes=max_minutes, device=world.device
+    )
+    console = Console(stderr=True, quiet=not world.main)  # rank 0 alone reports
     console.print(
         f"training {arch} on {len(examples):,} loops (validation {len(val_examples):,}), "
-        f"{torch.get_num_threads()} thread(s)"
+        f"{torch.get_num_threads()} thread(s)" + (f" × {world.world_size} processes" if world.world_size > 1 else "")
     )
     with Progress(
         TextColumn("epoch"),
@@ -152,6 +158,9 @@ def train(
             codes=examples.codes,
             val_codes=val_examples.codes,
         )
+    leave_processes()
+    if not world.main:
+        return
     validation = evaluate_models(
         {arch: Contestant(result.model, decoding)},
         dataset.training_arrays("train"),
@@ -172,6 +181,7 @@ def train(
             "examples": {**asdict(example_config), "loops": len(examples)},
             **result.summary(),
             "threads": torch.get_num_threads(),
+            "processes": world.world_size,
             "torch": torch.__version__,
         },
         "evaluation": validation.summary(),

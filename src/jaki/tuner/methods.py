@@ -115,8 +115,8 @@ def agent_episode(
             step, category = top // N_CATEGORIES % STEPS_PER_BAR, top % N_CATEGORIES
             bars = np.repeat(episodes.bar[check][:, None, :], checked, axis=1)  # (R, k, 16)
             bars[edit, step[edit]] = category[edit]
-            seeds = np.repeat(episodes.seed[check][:, None, :], checked, axis=1)
-            likelihood = problem.scorer(seeds.reshape(-1, STEPS_PER_BAR), bars.reshape(-1, STEPS_PER_BAR))
+            base = np.repeat(np.arange(check.size), checked)
+            likelihood = problem.scorer.variants(episodes.seed[check], episodes.bar[check], base, bars)
             likelihood = likelihood.reshape(check.size, checked)
             r = np.arange(check.size)[:, None]
             at = (check[:, None], step, category)
@@ -138,11 +138,11 @@ def agent_episode(
 
 
 # --- search without learning ---------------------------------------------------------------------------------------
-def _single_edits(bar: np.ndarray) -> np.ndarray:
-    """(16,) → (512, 16): every single edit of one bar, indexed by action."""
-    bars = np.repeat(bar[None], N_EDITS, axis=0)
-    bars[np.arange(N_EDITS), np.arange(N_EDITS) // N_CATEGORIES] = np.arange(N_EDITS) % N_CATEGORIES
-    return bars
+def _single_edits(bars: np.ndarray) -> np.ndarray:
+    """(R, 16) → (R, 512, 16): every single edit of each bar, indexed by action."""
+    edits = np.repeat(bars[:, None], N_EDITS, axis=1)
+    edits[:, np.arange(N_EDITS), np.arange(N_EDITS) // N_CATEGORIES] = np.arange(N_EDITS) % N_CATEGORIES
+    return edits
 
 
 def hill_climb(problem: TuningProblem, batch: TuningBatch, budget: int) -> None:
@@ -154,9 +154,8 @@ def hill_climb(problem: TuningProblem, batch: TuningBatch, budget: int) -> None:
             break
         episodes = batch.take(rows)
         table = problem.edit_table(episodes, once=False)
-        likelihood = np.stack(
-            [problem.scorer(episodes.seed[i : i + 1], _single_edits(bar)) for i, bar in enumerate(episodes.bar)]
-        )
+        base = np.repeat(np.arange(rows.size), N_EDITS)
+        likelihood = problem.scorer.variants(episodes.seed, episodes.bar, base, _single_edits(episodes.bar))
         change = likelihood.reshape(table.gain.shape) - episodes.log_likelihood[:, None, None]
         gain = np.where(table.legal, table.gain_with(change, problem.reward), -np.inf).reshape(rows.size, N_EDITS)
         best = gain.argmax(axis=1)
@@ -252,15 +251,16 @@ def polish(problem: TuningProblem, batch: TuningBatch, config: MethodConfig | No
     """
     config = config or MethodConfig()
     moves = np.zeros(len(batch), dtype=np.int64)
+    polished = np.flatnonzero(batch.edited.any(axis=1))
     for _ in range(config.polish_passes):
-        edited_rows = np.flatnonzero(batch.edited.any(axis=1))
-        chunks = [edited_rows[i : i + config.polish_chunk] for i in range(0, edited_rows.size, config.polish_chunk)]
+        chunks = [polished[i : i + config.polish_chunk] for i in range(0, polished.size, config.polish_chunk)]
         found = [_polish_candidates(problem, batch, rows, config.polish_checked) for rows in chunks]
         found = [f for f in found if f[0].size]
         if not found:
             break
         rows, candidates, feature_gain, edited_change = (np.concatenate(parts) for parts in zip(*found, strict=True))
-        exact = np.asarray(problem.scorer(batch.seed[rows], candidates), dtype=np.float64)
+        bars, base = np.unique(rows, return_inverse=True)
+        exact = problem.scorer.variants(batch.seed[bars], batch.bar[bars], base, candidates)
         gain = edit_reward(feature_gain, exact - batch.log_likelihood[rows], edited_change, problem.reward)
         order = np.lexsort((-gain, rows))  # by row, best first
         first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
@@ -271,6 +271,8 @@ def polish(problem: TuningProblem, batch: TuningBatch, config: MethodConfig | No
         batch.bar[changed] = candidates[picked]
         problem.refresh(batch, changed, exact[picked])
         moves[changed] += 1
+        # A bar that did not move would find the same candidates again.
+        polished = changed[batch.edited[changed].any(axis=1)]
     return moves
 
 
@@ -308,12 +310,16 @@ def _polish_candidates(
         feature_gain, table.log_likelihood_change + base_likelihood_change[:, None, None], edited_change, problem.reward
     )
     met = requests_met(current.values, current.targets)[base_row]  # (N, 4)
-    keeps = np.all((table.distance_left == 0) | ~met[:, None, None, :], axis=-1)  # met requests stay inside
+    keeps = np.all((table.distance == 0) | ~met[:, None, None, :], axis=-1)  # met requests stay inside
     steps = np.where(moved[:, None], ~edited[base_row], True)  # a move edits a step that was not edited
     legal = table.legal & keeps & (feature_gain >= -1e-9) & steps[..., None]
     estimate = np.where(legal, estimate, -np.inf).reshape(len(bases), N_EDITS)
-    # The ``checked`` best per row, across its bases.
-    base, action = np.nonzero(np.isfinite(estimate))
+    # The ``checked`` best per row, across its bases: each base's ``checked`` best (a partial sort), then the best
+    # of those per row.
+    top = np.sort(np.argpartition(-estimate, checked - 1, axis=1)[:, :checked], axis=1)
+    base, action = np.repeat(np.arange(len(bases)), checked), top.reshape(-1)
+    finite = np.isfinite(estimate[base, action])
+    base, action = base[finite], action[finite]
     owner, score = base_row[base], estimate[base, action]
     order = np.lexsort((-score, owner))
     rank = np.arange(order.size) - np.searchsorted(owner[order], owner[order], side="left")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -134,9 +135,17 @@ def feature_potential(
     values: np.ndarray, targets: TargetArrays, scales: np.ndarray, config: RewardConfig
 ) -> np.ndarray:
     """The feature part of Φ, (...,): ``values`` (..., 4) against ``targets`` broadcast on the leading axes."""
-    distance = band_distances(values, targets.lo, targets.hi)
-    per_feature = distance / scales + config.met_bonus * (distance > 0)
-    return -np.sum(np.where(targets.requested, per_feature, 0.0), axis=-1)
+    return distance_potential(band_distances(values, targets.lo, targets.hi), targets.requested, scales, config)
+
+
+def distance_potential(
+    distance: np.ndarray, requested: np.ndarray, scales: np.ndarray, config: RewardConfig
+) -> np.ndarray:
+    """The feature part of Φ from each feature's distance to its band (..., 4) (:func:`band_distances`)."""
+    weight = np.where(requested, 1.0 / scales, 0.0)
+    bonus = np.where(requested, config.met_bonus, 0.0)
+    # einsum contracts the short feature axis several times faster than a masked sum over it.
+    return -(np.einsum("...f,...f->...", distance, weight) + np.einsum("...f,...f->...", distance > 0, bonus))
 
 
 def potential(
@@ -278,17 +287,36 @@ class TuningBatch:
 
 @dataclass(frozen=True)
 class EditTable:
-    """All 512 edits (step t → category c) of R episodes, (R, 16, 32, …), with what each would do."""
+    """All 512 edits (step t → category c) of R episodes, (R, 16, 32, …), with what each would do. The columns
+    only the agent's Q-network reads (distance gain, distance left, lands) are computed when first read."""
 
     values: np.ndarray  # (R, 16, 32, 4) feature values after the edit
-    distance_gain: np.ndarray  # (R, 16, 32, 4) how much nearer its band each requested feature comes, in scales
-    distance_left: np.ndarray  # (R, 16, 32, 4) distance to the band after the edit, in scales (capped at 4)
-    lands: np.ndarray  # (R, 16, 32, 4) +1 a request lands inside its band, −1 it leaves it, 0 otherwise
+    distance: np.ndarray  # (R, 16, 32, 4) each feature's distance to its band after the edit (band_distances)
+    distance_before: np.ndarray  # (R, 4) ... before it
+    requested: np.ndarray  # (R, 4)
+    scales: np.ndarray  # (4,) distance_scales
     feature_gain: np.ndarray  # (R, 16, 32) change of Φ's feature part
     log_likelihood_change: np.ndarray  # (R, 16, 32) estimated from the untuned bar's per-step view
     edited_change: np.ndarray  # (R, 16, 32) change of the number of edited steps (+1, 0, −1 back to untuned)
     legal: np.ndarray  # (R, 16, 32) the edit is allowed (see the module docstring)
     gain: np.ndarray  # (R, 16, 32) the estimated reward of the edit (edit_reward)
+
+    @cached_property
+    def distance_gain(self) -> np.ndarray:
+        """(R, 16, 32, 4) how much nearer its band each requested feature comes, in scales."""
+        gain = (self.distance_before[:, None, None] - self.distance) / self.scales
+        return np.where(self.requested[:, None, None], gain, 0.0)
+
+    @cached_property
+    def distance_left(self) -> np.ndarray:
+        """(R, 16, 32, 4) each requested feature's distance to its band after the edit, in scales (capped at 4)."""
+        return np.where(self.requested[:, None, None], np.minimum(self.distance / self.scales, 4.0), 0.0)
+
+    @cached_property
+    def lands(self) -> np.ndarray:
+        """(R, 16, 32, 4) +1 a request lands inside its band, −1 it leaves it, 0 otherwise."""
+        change = (self.distance == 0).astype(np.float64) - (self.distance_before == 0)[:, None, None]
+        return np.where(self.requested[:, None, None], change, 0.0)
 
     def flat(self, name: str) -> np.ndarray:
         """A (R, 16, 32) field as (R, 512), indexed by action."""
@@ -371,24 +399,25 @@ class TuningProblem:
     def edit_table(self, batch: TuningBatch, *, once: bool = True) -> EditTable:
         """Every edit of every episode of ``batch`` and what it would do (see :class:`EditTable`)."""
         targets = batch.targets.per_edit()
-        requested = targets.requested
+        requested = batch.targets.requested
         values = candidate_values(batch.bar, batch.values)
-        now = band_distances(batch.values, batch.targets.lo, batch.targets.hi)[:, None, None, :]
+        before = band_distances(batch.values, batch.targets.lo, batch.targets.hi)
         after = band_distances(values, targets.lo, targets.hi)
         view = batch.step_log_probs.astype(np.float64)
         at_bar = np.take_along_axis(view, batch.bar[..., None], axis=-1)  # (B, 16, 1)
         back = np.arange(N_CATEGORIES) == batch.start[..., None]  # (B, 16, 32): the untuned category
         edited_change = np.where(back, 0.0, 1.0) - batch.edited[..., None]
         feature_gain = (
-            feature_potential(values, targets, self.scales, self.reward)
-            - feature_potential(batch.values, batch.targets, self.scales, self.reward)[:, None, None]
+            distance_potential(after, targets.requested, self.scales, self.reward)
+            - distance_potential(before, requested, self.scales, self.reward)[:, None, None]
         )
         likelihood_change = view - at_bar
         return EditTable(
             values=values,
-            distance_gain=np.where(requested, (now - after) / self.scales, 0.0),
-            distance_left=np.where(requested, np.minimum(after / self.scales, 4.0), 0.0),
-            lands=np.where(requested, (after == 0).astype(float) - (now == 0), 0.0),
+            distance=after,
+            distance_before=before,
+            requested=requested,
+            scales=self.scales,
             feature_gain=feature_gain,
             log_likelihood_change=likelihood_change,
             edited_change=edited_change,
