@@ -1,8 +1,9 @@
 """How fast ``jaki dataset build`` reads a large corpus: files/s for 1, 2 and N worker processes and for the Dask
 backend, side by side in one run, with peak memory, on a synthetic corpus of multi-track songs.
 
-Run: ``.venv/bin/python benchmarks/dataset_build.py [GMD_FOLDER] [--files 20000] [--workers 1,2,4] [--no-dask]``
-(``--corpus DIR`` times an existing folder instead, e.g. the GMD itself).
+Run: ``.venv/bin/python benchmarks/dataset_build.py [GMD_FOLDER] [--files 20000] [--workers 1,2,N] [--dask-workers N]
+[--no-dask]`` (N: this machine's cores by default; ``--files 2000`` for a quick run; ``--corpus DIR`` times an
+existing folder instead, e.g. the GMD itself).
 
 The corpus is made on the fly in a temporary folder and removed afterwards (never committed): each song is 16–48
 consecutive bars of a Groove MIDI Dataset performance on channel 10 (velocities and timing as played), plus bass,
@@ -41,7 +42,6 @@ DEFAULT_GMD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "
 BARS = (16, 48)  # bars per song, inclusive
 DRUMLESS_SHARE = 0.05
 CORRUPT_SHARE = 0.005
-GMD_FILES = 120  # performances the bars are drawn from
 SONGS_PER_FOLDER = 500
 FILLER = ((0, 33, 2, 35), (1, 0, 4, 55), (2, 48, 1, 60))  # (channel, program, notes per beat, lowest note)
 
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_GMD, help="the GMD 'groove' folder")
     parser.add_argument("--files", type=int, default=20_000, help="songs in the synthetic corpus")
     parser.add_argument("--workers", default=f"1,2,{default_workers()}", help="process-pool sizes, comma-separated")
+    parser.add_argument("--dask-workers", type=int, default=default_workers(), help="local Dask cluster's processes")
     parser.add_argument("--no-dask", action="store_true", help="leave out the Dask backend")
     parser.add_argument("--corpus", type=Path, help="time this folder instead of a synthetic corpus")
     parser.add_argument("--seed", type=int, default=0)
@@ -63,7 +64,7 @@ def main() -> None:
     if args.files < 1:
         raise SystemExit("error: --files must be at least 1")
     sizes = sorted({int(n) for n in args.workers.split(",")})
-    configs = [("process", n) for n in sizes] + ([] if args.no_dask else [("dask", sizes[-1])])
+    configs = [("process", n) for n in sizes] + ([] if args.no_dask else [("dask", args.dask_workers)])
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="jaki-bench-") as tmp:
         corpus = args.corpus
@@ -86,28 +87,33 @@ def main() -> None:
 
 def make_corpus(gmd: Path, folder: Path, n_files: int, seed: int, workers: int) -> str:
     """Write ``n_files`` songs into ``folder`` (SONGS_PER_FOLDER a subfolder), in ``workers`` processes."""
-    performances = [read_drum_midi(path) for path in sorted(gmd.rglob("*_4-4.mid"))[:: max(1, 1100 // GMD_FILES)]]
-    performances = [p for p in performances if len(p.bars) >= BARS[0]]
+    performances = [read_drum_midi(path).bars for path in sorted(gmd.rglob("*_4-4.mid"))]
+    performances = [bars for bars in performances if len(bars) >= BARS[0]]
     chunks = [(i, min(i + 250, n_files)) for i in range(0, n_files, 250)]
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(write_songs, performances, folder, start, stop, seed) for start, stop in chunks]
-        for future in futures:
+    with ProcessPoolExecutor(workers, initializer=_keep, initargs=(performances,)) as pool:
+        for future in [pool.submit(write_songs, folder, start, stop, seed) for start, stop in chunks]:
             future.result()
     size = sum(path.stat().st_size for path in folder.rglob("*.mid"))
     return f"{n_files:,} songs, {size / 2**20:.0f} MiB, bars from {len(performances)} GMD performances"
 
 
-def write_songs(performances: list, folder: Path, start: int, stop: int, seed: int) -> None:
+_PERFORMANCES: list = []  # in a corpus-writing worker: the GMD performances' bars, sent once
+
+
+def _keep(performances: list) -> None:
+    _PERFORMANCES[:] = performances
+
+
+def write_songs(folder: Path, start: int, stop: int, seed: int) -> None:
     for index in range(start, stop):
         rng = np.random.default_rng([seed, index])
         path = folder / f"artist{index // SONGS_PER_FOLDER:03d}" / f"song{index:06d}.mid"
         path.parent.mkdir(parents=True, exist_ok=True)
-        performance = performances[rng.integers(len(performances))]
-        n_bars = int(rng.integers(BARS[0], min(BARS[1], len(performance.bars)) + 1))
-        first = int(rng.integers(len(performance.bars) - n_bars + 1))
-        bars = performance.bars[first : first + n_bars]
-        tempo = bars[0].tempo_bpm
-        midi = drum_midi_file(Pattern.concat([bar.pattern for bar in bars]), tempo_bpm=tempo)
+        performance = _PERFORMANCES[rng.integers(len(_PERFORMANCES))]
+        n_bars = int(rng.integers(BARS[0], min(BARS[1], len(performance)) + 1))
+        first = int(rng.integers(len(performance) - n_bars + 1))
+        bars = performance[first : first + n_bars]
+        midi = drum_midi_file(Pattern.concat([bar.pattern for bar in bars]), tempo_bpm=bars[0].tempo_bpm)
         if rng.random() < DRUMLESS_SHARE:
             del midi.tracks[1:]
         midi.tracks.extend(filler_track(rng, n_bars, midi.ticks_per_beat, *spec) for spec in FILLER)
@@ -179,7 +185,7 @@ def print_table(rows: list[dict], corpus: object, load_before: tuple[float, floa
             f"{row['parent_peak_mib']:,.0f} / {row['worker_peak_mib']:,.0f}",
             row["hash"][:12] + ("" if row["hash"] == first["hash"] else " DIFFERS"),
         )
-    Console().print(table)
+    Console(width=200).print(table)
     after = os.getloadavg()
     print(
         f"{default_workers()} cores; load average before {load_before[0]:.2f}, after {after[0]:.2f} "

@@ -120,17 +120,21 @@ PAIRS = {
 
 def test_train_under_torchrun_with_two_processes_learns_and_saves_once(tmp_path: Path) -> None:
     """``jaki train`` unchanged under torchrun: 2 CPU processes (gloo) share the steps, rank 0 alone reports and
-    writes, and the model it saves loads and beats its untrained self and the train split's step frequencies on
-    the validation loops."""
+    writes, the same seed gives the same weights, and the model loads and beats its untrained self and the train
+    split's step frequencies on the validation loops."""
     data = tiny_dataset(tmp_path / "tiny.npz", n=300, held_out=20)
-    out = tmp_path / "model"
     jaki = Path(sys.executable).with_name("jaki")
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--no-python", str(jaki)]
-    options = ["--data", str(data), "--out", str(out), "--epochs", "12", "--hidden", "16", "--seed", "1"]
-    run = subprocess.run([*command, "train", *options], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.count("saved") == 1 and run.stderr.count("epoch  12") == 1
-    assert "× 2 processes" in run.stderr
+    options = ["--data", str(data), "--epochs", "12", "--hidden", "16", "--seed", "1"]
+    for name in ("model", "again"):
+        run = subprocess.run(
+            [*command, "train", *options, "--out", str(tmp_path / name)], capture_output=True, text=True, timeout=300
+        )
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.count("saved") == 1 and run.stderr.count("epoch  12") == 1
+        assert "× 2 processes" in run.stderr
+    out = tmp_path / "model"
+    assert (out / "model.safetensors").read_bytes() == (tmp_path / "again" / "model.safetensors").read_bytes()
     loaded = load_model(out)
     assert loaded.metadata["training"]["processes"] == 2
     assert loaded.metadata["training"]["epochs_run"] == 12

@@ -100,11 +100,15 @@ def test_same_hash_for_any_workers_file_folder_and_memory(tmp_path: Path, corpus
         assert np.array_equal(getattr(loaded, name), getattr(in_memory, name))
 
 
-def test_dask_local_cluster_gives_the_same_hash(tmp_path: Path, corpus: Path) -> None:
-    pytest.importorskip("distributed")
+def test_dask_gives_the_same_hash_on_its_own_local_cluster_and_on_a_running_one(tmp_path: Path, corpus: Path) -> None:
+    distributed = pytest.importorskip("distributed")
     expected = build_dataset([corpus])[0].content_hash()
     result = write_dataset([corpus], tmp_path / "dask.npz", run=runner("dask", 2), config=SHARDS)
     assert result.meta["content_hash"] == load_dataset(tmp_path / "dask.npz").content_hash() == expected
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        run = runner("dask", 1, scheduler=cluster.scheduler_address)  # --scheduler: that cluster's own workers
+        result = write_dataset([corpus], tmp_path / "cluster", run=run, config=SHARDS)
+    assert result.meta["content_hash"] == load_dataset(tmp_path / "cluster").content_hash() == expected
 
 
 def test_a_song_gives_its_drum_channel_only(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ order (:func:`jaki.dataset.write_dataset` puts the shards back in build order). 
 library's ``concurrent.futures`` and Dask's ``distributed``, nothing home-made; Dask is an optional extra
 (``pip install 'jaki[dask]'``), imported only when its backend is chosen. Workers read the source files by path
 and send back the compressed shard, so a cluster's workers need the sources at the same paths (a shared file
-system), not the output folder.
+system), not the output folder. The pool's workers are spawned (fresh interpreters): a script that builds with
+more than one of them must guard its entry point with ``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations

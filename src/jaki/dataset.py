@@ -557,9 +557,9 @@ def write_dataset(
     _check_new_dataset(out, as_folder, overwrite)  # before reading every source, not at the save
     tasks = plan_build(sources, hop=hop, min_hits_bar2=min_hits_bar2, files_per_shard=config.files_per_shard)
     work = _work_folder(out, sources)
-    shards = {id(task): work / f"shard-{_shard_key(task)}.npz" for task in tasks}
+    shards = {task: work / f"shard-{_shard_key(task)}.npz" for task in tasks}
     total = sum(len(task.files) for task in tasks)
-    pending = [task for task in tasks if not shards[id(task)].is_file()]
+    pending = [task for task in tasks if not shards[task].is_file()]
     done = resumed = total - sum(len(task.files) for task in pending)
     if progress is not None:
         progress(done, total, tasks[0].files[0].path)
@@ -570,7 +570,7 @@ def write_dataset(
             def write(tmp_path: Path, data: bytes = data) -> None:
                 tmp_path.write_bytes(data)
 
-            atomic_write(shards[id(task)], write, overwrite=True)
+            atomic_write(shards[task], write, overwrite=True)
             done += len(task.files)
             if progress is not None:
                 progress(done, total, task.files[-1].path)
@@ -582,7 +582,7 @@ def write_dataset(
     widths = dict.fromkeys(_TEXT_ARRAYS, 1)
     loops: Counter[str] = Counter(dict.fromkeys(SPLITS, 0))
     for task in tasks:
-        path = shards[id(task)]
+        path = shards[task]
         arrays, tally = _read_work_shard(path, ("hits", *_TEXT_ARRAYS))
         keep = assembly.add(arrays, tally)
         if keep.any():

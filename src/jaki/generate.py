@@ -9,7 +9,8 @@
     write_generation(result, Path("out"), tempo_bpm=96)
 
 Every random choice (a random groove or dataset loop, sampling the continuation, the tuner) flows from
-``seed_value``, so the same seed gives the same pattern and byte-identical MIDI files.
+``seed_value``, so the same seed gives the same pattern and byte-identical MIDI files. :func:`generate_batch` does
+the same job for many seeds in batched model and tuner calls (``jaki generate --from-data FILE --all``).
 """
 
 from __future__ import annotations

@@ -8,12 +8,13 @@ import torch
 
 from jaki.errors import JakiInputError
 from jaki.features import tuner_feature_values, tuner_features
+from jaki.model import ContinuationModel, ModelConfig
 from jaki.pattern import CATEGORY_LABELS, CATEGORY_PARTS, N_CATEGORIES, REST, STEPS_PER_BAR, Pattern
 from jaki.tuner import DQNConfig, RefineConfig, Targets, TuningAgent, tune
 from jaki.tuner.dqn import QNetwork
 from jaki.tuner.methods import MethodConfig, hill_climb, polish, random_edits, repair, tune_batch
 from jaki.tuner.problem import RewardConfig, TuningProblem
-from jaki.tuner.scorer import TableScorer
+from jaki.tuner.scorer import ModelScorer, TableScorer
 from jaki.tuner.targets import level_combinations, target_arrays
 
 KICK, CYMBAL = CATEGORY_LABELS.index("k"), CATEGORY_LABELS.index("c")
@@ -222,3 +223,31 @@ def test_every_method_plays_by_the_edit_rules_and_the_kept_parts(method, scorer,
     np.testing.assert_array_equal(tuned[::3, :, 2], start[::3, :, 2])
     for step, part in ((0, 0), (4, 1), (12, 1)):
         assert np.all(tuned[start[:, step, part], step, part])
+
+
+class _FullScorer(ModelScorer):
+    """Scores every candidate with the full forward pass (what ModelScorer.variants saves)."""
+
+    def variants(self, seed_bars, bars, base, candidates):
+        return self(np.asarray(seed_bars)[base], candidates)
+
+
+@pytest.mark.parametrize("method", ["agent", "greedy"])
+def test_candidates_scored_from_a_decoder_trace_tune_as_scoring_each_in_full(
+    method, bands, agent, pattern_a, pattern_b
+):
+    """The agent's checked edits, the polish and greedy score their candidates with ``scorer.variants``; under a small
+    LSTM the traced scorer ends on the same bars and log p as one that runs the model on every candidate."""
+    torch.manual_seed(0)
+    model = ContinuationModel(ModelConfig(embed_dim=8, hidden=12)).eval()
+    combos = level_combinations()[::8]
+    arrays = target_arrays(combos, bands)
+    seeds = np.repeat(pattern_a.categories()[None], len(combos), axis=0)
+    bars = np.repeat(pattern_b.categories()[None], len(combos), axis=0)
+    outcomes = [
+        tune_batch(method, seeds, bars, arrays, scorer=scorer, bands=bands, agent=agent)
+        for scorer in (ModelScorer(model, trace_from=1), _FullScorer(model))
+    ]
+    assert (outcomes[0].bars != bars).any()  # the tuner edited
+    np.testing.assert_array_equal(outcomes[0].bars, outcomes[1].bars)
+    np.testing.assert_allclose(outcomes[0].log_likelihood, outcomes[1].log_likelihood, atol=1e-4, rtol=0)

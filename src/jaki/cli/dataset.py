@@ -62,7 +62,7 @@ def build(
     ] = None,
     backend: Annotated[
         str,
-        typer.Option(help="Where the reading runs: process (a pool here) or dask (pip install 'jaki[dask]')."),
+        typer.Option(help="Where the reading runs: process (a pool here) or dask (pip install 'jaki\\[dask]')."),
     ] = "process",
     scheduler: Annotated[
         str | None,

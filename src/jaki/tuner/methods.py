@@ -82,7 +82,7 @@ class RefineConfig:
 
 
 # --- the agent's episode ----------------------------------------------------------------------------------------
-@torch.no_grad()
+@torch.inference_mode()
 def agent_episode(
     agent: TuningAgent, problem: TuningProblem, batch: TuningBatch, *, checked: int = 0, stop_margin: float = 0.0
 ) -> None:
