@@ -8,8 +8,8 @@ from jaki.features import tuner_feature_values
 from jaki.pattern import CATEGORY_LABELS
 from jaki.tuner import DQNConfig, TuningAgent
 from jaki.tuner.dqn import QNetwork
-from jaki.tuner.evaluation import anchor_rates, evaluate_tuner, evaluation_cases
-from jaki.tuner.methods import RefineConfig
+from jaki.tuner.evaluation import _figures, anchor_rates, evaluate_tuner, evaluation_cases
+from jaki.tuner.methods import BatchOutcome, RefineConfig
 from jaki.tuner.problem import RewardConfig, requests_met
 
 
@@ -57,7 +57,7 @@ def test_one_table_for_every_method(scorer, bands, agent, pattern_a, pattern_b):
     _, case_bars, targets = evaluation_cases(seeds, seeds, bands, 3, np.random.default_rng(0))
     untuned = requests_met(tuner_feature_values(case_bars), targets).sum() / targets.requested.sum()
     none = next(r for r in report.rows if r.method == "none" and r.requested_features == "all")
-    assert none.request_success == pytest.approx(untuned) and none.mean_edits == 0
+    assert none.request_success == pytest.approx(untuned) and none.mean_edits == 0 and none.steep_loss == 0
     agent_row = next(r for r in report.rows if r.method == "agent" and r.requested_features == "all")
     assert agent_row.request_success == 1.0 and agent_row.median_ms is not None
     assert report.forward_ms > 0 and report.cases == 24
@@ -73,3 +73,23 @@ def test_anchor_rates_count_kept_kicks_on_one_and_backbeats():
     bars[1, 4] = ks  # the snare kept under a kick
     assert anchor_rates(seed, bars) == (pytest.approx(2 / 3), 1.0)
     assert anchor_rates(np.full((1, 16), r), np.full((1, 16), r)) == (None, None)
+
+
+def test_steep_loss_is_the_share_of_bars_losing_more_than_a_nat_per_step():
+    n = 4
+    start = np.full(n, -10.0)
+    tuned = start - np.array([0.0, 15.9, 16.1, 40.0])  # per step: 0, 0.99, 1.01, 2.5 nats lost
+    outcome = BatchOutcome(
+        bars=np.zeros((n, 16), dtype=np.int64),
+        values=np.zeros((n, 4)),
+        met=np.ones((n, 4), dtype=bool),
+        requested=np.ones((n, 4), dtype=bool),
+        log_likelihood=tuned,
+        start_log_likelihood=start,
+        edits=np.ones(n, dtype=np.int64),
+        repaired=np.zeros(n, dtype=np.int64),
+        seconds=0.0,
+    )
+    seeds = np.zeros((n, 16), dtype=np.int64)
+    assert _figures("agent", outcome, np.arange(n), "all", None, seeds, None).steep_loss == 0.5
+    assert _figures("agent", outcome, np.arange(2), "all", None, seeds, None).steep_loss == 0.0

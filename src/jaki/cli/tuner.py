@@ -21,6 +21,7 @@ from jaki.generate import MAX_SEED_VALUE
 from jaki.io import check_output_folder
 from jaki.tuner.dqn import CONFIG_FILE, WEIGHTS_FILE, DQNConfig, TrainProgress, load_agent
 from jaki.tuner.evaluation import (
+    STEEP_LOSS_NATS,
     SeedSet,
     TunerEvaluation,
     anchor_rates,
@@ -216,6 +217,7 @@ def print_evaluation(report: TunerEvaluation, console: Console) -> None:
         "judge log p",
         "log p if all met",
         "mean edits",
+        f"> {STEEP_LOSS_NATS:g} nat/step lost",
         "kick 1 kept",
         "backbeat kept",
         "repaired",
@@ -234,6 +236,7 @@ def print_evaluation(report: TunerEvaluation, console: Console) -> None:
             f"{row.judge_log_likelihood:.2f}" if row.judge_log_likelihood is not None else "",
             f"{row.solved_log_likelihood:.2f}" if row.solved_log_likelihood is not None else "",
             f"{row.mean_edits:.2f}",
+            share(row.steep_loss),
             share(row.kick_one_kept),
             share(row.backbeat_kept),
             f"{row.repaired:.1%}" if row.repaired else "",

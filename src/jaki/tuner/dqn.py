@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
 from typing import ClassVar
@@ -71,6 +71,8 @@ class DQNConfig:
     gradient_steps: int = 1  # gradient steps per vectorised step
     max_grad_norm: float = 10.0  # gradient clipping
     number_share: float = 0.1  # share of requested features that ask for a number instead of a level
+    programmed_share: float = 0.5  # share of training seeds taken as programmed: ghost notes removed, continued and
+    # scored under programmed = 1, as `jaki generate` treats grids, built-in grooves and clips
     width: int = 64  # transformer width
     layers: int = 2  # transformer layers
     heads: int = 4  # attention heads
@@ -95,6 +97,7 @@ class DQNConfig:
         "exploration_fraction": (0, 1),
         "gradient_steps": (1, 1000),
         "number_share": (0, 1),
+        "programmed_share": (0, 1),
         "width": (1, 1024),
         "layers": (1, 16),
         "heads": (1, 64),
@@ -277,6 +280,11 @@ class TrainingPool:
     @classmethod
     def of(cls, batch: TuningBatch) -> TrainingPool:
         return cls(batch.seed, batch.start, batch.step_log_probs, batch.allowed)
+
+    @classmethod
+    def concat(cls, pools: list[TrainingPool]) -> TrainingPool:
+        """One pool of several (e.g. seeds scored under different conditions: each row keeps its own view)."""
+        return cls(**{f.name: np.concatenate([getattr(pool, f.name) for pool in pools]) for f in fields(cls)})
 
 
 def _no_targets(n: int) -> TargetArrays:

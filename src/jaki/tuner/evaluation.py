@@ -5,8 +5,9 @@ requested features). Every method tunes the same cases; the slow ones (greedy hi
 with the model at every step; refinement trains per pattern) run on a stratified subsample, and the agent is also
 reported on exactly that subsample so that the comparison is paired. Per method and per number of requested
 features: share of requests met, share of patterns with every request met, mean log-likelihood of the tuned bar
-under the continuation model, mean edits (steps that differ from the untuned bar), and median milliseconds per
-pattern, timed one pattern at a time (as ``jaki generate`` tunes) on a separate sample.
+under the continuation model, mean edits (steps that differ from the untuned bar), the share of bars that lose more
+than ``STEEP_LOSS_NATS`` per step against the untuned bar, and median milliseconds per pattern, timed one pattern at
+a time (as ``jaki generate`` tunes) on a separate sample.
 
 An independent judge: every method's bars are also scored by a second continuation model trained apart from the one
 the tuner optimises (another seed and shape, same train split; shipped in ``jaki/assets/judge``), so a method that
@@ -28,7 +29,7 @@ import numpy as np
 
 from jaki.errors import JakiInputError
 from jaki.features import FeatureBands
-from jaki.pattern import CATEGORY_PARTS, PARTS, Pattern
+from jaki.pattern import CATEGORY_PARTS, PARTS, STEPS_PER_BAR, Pattern
 from jaki.tuner.dqn import TuningAgent
 from jaki.tuner.methods import BatchOutcome, RefineConfig, tune_batch
 from jaki.tuner.pretrain import continuations
@@ -37,6 +38,7 @@ from jaki.tuner.targets import TargetArrays, level_combinations, target_arrays
 from jaki.weights import LoadedModel, load_model
 
 SLOW_METHODS = ("greedy", "refine")
+STEEP_LOSS_NATS = 1.0  # a tuned bar losing more than this per step against the untuned one has left the model's style
 SHIPPED_JUDGE = "assets/judge"  # inside the jaki package
 
 
@@ -55,6 +57,7 @@ class MethodFigures:
     median_ms: float | None  # per pattern, one at a time
     kick_one_kept: float | None  # share of bars whose seed has a kick on beat 1 that keep it (None: no such seed)
     backbeat_kept: float | None  # the same for snares on beats 2 and 4
+    steep_loss: float  # share of bars whose log p is more than STEEP_LOSS_NATS per step below the untuned bar's
 
 
 @dataclass
@@ -135,6 +138,7 @@ def _figures(
     met = outcome.met[rows]
     solved = (met == requested).all(axis=1)
     kick_one, backbeat = anchor_rates(seeds[rows], outcome.bars[rows])
+    loss_per_step = (outcome.start_log_likelihood[rows] - outcome.log_likelihood[rows]) / STEPS_PER_BAR
     return MethodFigures(
         method=method,
         requested_features=label,
@@ -149,6 +153,7 @@ def _figures(
         median_ms=median_ms,
         kick_one_kept=kick_one,
         backbeat_kept=backbeat,
+        steep_loss=float((loss_per_step > STEEP_LOSS_NATS).mean()),
     )
 
 

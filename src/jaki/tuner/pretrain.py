@@ -1,4 +1,10 @@
-"""Pretraining the shipped agent: episodes start from the continuation model's own bar 2s of training-split seeds."""
+"""Pretraining the shipped agent: episodes start from the continuation model's own bar 2s of training-split seeds.
+
+Users mostly tune programmed seeds (grids, built-in grooves, clips), which ``jaki generate`` continues and scores
+under the model's programmed condition; a share of the training seeds (``DQNConfig.programmed_share``) is therefore
+taken as programmed too: a train bar 1 with its ghost notes removed, continued and scored under programmed = 1 (the
+model's own programmed copies, :mod:`jaki.conditions`). The programmed development set is never used here.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jaki.conditions import ExampleConfig, codes_for, remove_ghost_notes
 from jaki.dataset import LoopDataset
+from jaki.pattern import STEPS_PER_BAR, hits_to_categories
 from jaki.tuner.dqn import DQNConfig, TrainingPool, TrainProgress, TuningAgent, train_agent
 from jaki.tuner.problem import EditRules, RewardConfig, TuningProblem
-from jaki.tuner.scorer import ModelScorer
+from jaki.tuner.scorer import ModelScorer, Scorer
 from jaki.weights import LoadedModel
 
 
@@ -43,7 +51,7 @@ def continuations(
     out = []
     for start in range(0, len(seed_bars), chunk):
         seeds = torch.as_tensor(seed_bars[start : start + chunk], dtype=torch.long, device=device)
-        codes = None if conditions is None else np.broadcast_to(conditions, (len(seeds), len(conditions)))
+        codes = None if conditions is None else np.tile(conditions, (len(seeds), 1))
         greedy = model.generate(seeds, greedy=True, conditions=codes)
         sampled = model.generate(seeds, temperature=1.0, generator=generator, conditions=codes)
         pick = torch.rand(len(seeds), generator=generator, device=device) < sampled_share
@@ -71,15 +79,28 @@ def pretrain_agent(
     phase in ``metadata["training"]["phases"]``.
     """
     seeds, _ = dataset.training_arrays("train")
-    scorer = ModelScorer(loaded.model, device=device)  # moves the model to the device
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    starts = continuations(loaded.model, seeds, generator=generator)
     reward = reward or (resume.reward if resume else RewardConfig())
     rules = rules or EditRules()
-    pool = TrainingPool.build(TuningProblem(scorer, loaded.bands, reward, rules=rules), seeds, starts)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    names = loaded.config.conditions
+    programmed = np.random.default_rng(config.seed).random(len(seeds)) < config.programmed_share
+    programmed_seeds = programmed_seed_bars(dataset)[programmed]
+    # A seed says how its bars are scored: a plain seed equal to a programmed one is left out.
+    plain_seeds = seeds[~programmed & ~_is_among(seeds, programmed_seeds)]
+    scorers, pools = [], []
+    for chosen, codes in (
+        (plain_seeds, None),
+        (programmed_seeds, codes_for(names, programmed=1) if names else None),
+    ):
+        scorer = ModelScorer(loaded.model, device=device, conditions=codes)  # moves the model to the device
+        scorers.append(scorer)
+        if len(chosen):
+            starts = continuations(loaded.model, chosen, generator=generator, conditions=codes)
+            problem = TuningProblem(scorer, loaded.bands, reward, rules=rules)
+            pools.append(TrainingPool.build(problem, chosen, starts))
     agent = train_agent(
-        scorer,
-        pool,
+        SeedConditionScorer(*scorers, programmed_seeds),
+        TrainingPool.concat(pools),
         loaded.bands,
         config=config,
         reward=reward,
@@ -99,4 +120,48 @@ def pretrain_agent(
     }
     agent.metadata["dataset_hash"] = dataset.content_hash()
     agent.metadata["training_seeds"] = len(seeds)
+    agent.metadata["training"]["phases"][-1].update(
+        plain_seeds=len(plain_seeds), programmed_seeds=len(programmed_seeds)
+    )
     return agent
+
+
+def programmed_seed_bars(dataset: LoopDataset, ghost_velocity: float = ExampleConfig.ghost_velocity) -> np.ndarray:
+    """(n, 16) the training split's bar 1s with their ghost notes removed, in ``training_arrays`` order: performances
+    made to look programmed, as the model's programmed copies are."""
+    mask = dataset.split_mask("train")
+    hits = remove_ghost_notes(dataset.hits[mask], dataset.velocities[mask], ghost_velocity)
+    return hits_to_categories(hits[:, :STEPS_PER_BAR])
+
+
+def _is_among(bars: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """(n,) bool: the bar equals one of ``others``."""
+    keys = {row.tobytes() for row in np.asarray(others, dtype=np.int64)}
+    return np.array([row.tobytes() in keys for row in np.asarray(bars, dtype=np.int64)], dtype=bool)
+
+
+class SeedConditionScorer:
+    """Scores each bar under the programmed condition when its seed is one of ``programmed_seeds``, else under the
+    plain one: the training pool keeps its two kinds of seeds apart by value, so a seed says which it is."""
+
+    def __init__(self, plain: Scorer, programmed: Scorer, programmed_seeds: np.ndarray) -> None:
+        self.scorers = (plain, programmed)
+        self.programmed_seeds = np.asarray(programmed_seeds, dtype=np.int64)
+
+    def _each(self, method: str, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
+        bars = np.asarray(bars, dtype=np.int64).reshape(-1, STEPS_PER_BAR)
+        seed_bars = np.broadcast_to(np.asarray(seed_bars, dtype=np.int64).reshape(-1, STEPS_PER_BAR), bars.shape)
+        programmed = _is_among(seed_bars, self.programmed_seeds)
+        out = None
+        for scorer, rows in zip(self.scorers, (~programmed, programmed), strict=True):
+            if rows.any():
+                part = getattr(scorer, method)(seed_bars[rows], bars[rows])
+                out = np.empty((len(bars), *part.shape[1:]), dtype=part.dtype) if out is None else out
+                out[rows] = part
+        return out
+
+    def __call__(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
+        return self._each("__call__", seed_bars, bars)
+
+    def step_log_probs(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
+        return self._each("step_log_probs", seed_bars, bars)
