@@ -516,6 +516,12 @@ def test_all_writes_every_loop_of_a_dataset_into_its_own_folder_reproducibly(tin
     ).read_bytes()
 
 
+def all_loops_into(folder: Path, model_dir: Path) -> tuple[str, ...]:
+    """``jaki generate --all`` over six loops of a tiny dataset, into ``folder``."""
+    data = tiny_dataset(folder.with_suffix(".npz"), n=6, held_out=1)
+    return ("generate", "--from-data", str(data), "--all", "--model", str(model_dir), "--out", str(folder))
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -526,34 +532,13 @@ def test_all_writes_every_loop_of_a_dataset_into_its_own_folder_reproducibly(tin
     ],
 )
 def test_all_refuses_bad_input_in_one_line_before_writing(tiny_model_dir, tmp_path, extra, message):
-    data = tiny_dataset(tmp_path / "loops.npz", n=6, held_out=1)
-    result = run(
-        "generate",
-        "--from-data",
-        str(data),
-        "--all",
-        "--model",
-        str(tiny_model_dir),
-        "--out",
-        str(tmp_path / "o"),
-        *extra,
-    )
+    result = run(*all_loops_into(tmp_path / "o", tiny_model_dir), *extra)
     assert result.exit_code == 2 and result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert message in result.stderr and not (tmp_path / "o").exists()
 
 
 def test_all_never_overwrites_a_folder_without_force(tiny_model_dir, tmp_path):
-    data = tiny_dataset(tmp_path / "loops.npz", n=6, held_out=1)
-    common = (
-        "generate",
-        "--from-data",
-        str(data),
-        "--all",
-        "--model",
-        str(tiny_model_dir),
-        "--out",
-        str(tmp_path / "o"),
-    )
+    common = all_loops_into(tmp_path / "o", tiny_model_dir)
     assert run(*common, "--seed", "1").exit_code == 0
     before = {path: path.read_bytes() for path in (tmp_path / "o").rglob("*.mid")}
     again = run(*common, "--seed", "2")

@@ -63,11 +63,13 @@ def small_settings(monkeypatch):
 def test_train_then_evaluate(tmp_path: Path, small_settings) -> None:
     data = tiny_dataset(tmp_path / "tiny.npz")
     out = tmp_path / "model"
-    result = runner.invoke(app, ["train", "--data", str(data), "--out", str(out), "--epochs", "2", "--seed", "1"])
+    options = ["--epochs", "2", "--seed", "1", "--batch-size", "32"]
+    result = runner.invoke(app, ["train", "--data", str(data), "--out", str(out), *options])
     assert result.exit_code == 0, result.output
     assert "epoch   2" in result.output and "saved" in result.output
     loaded = load_model(out)
     assert loaded.metadata["training"]["config"]["seed"] == 1
+    assert loaded.metadata["training"]["config"]["batch_size"] == 32
     assert loaded.metadata["training"]["config"]["logit_adjustment"] == 0.2 and loaded.model.logit_offset.any()
     assert loaded.metadata["dataset"]["loops"] == {"train": 40, "validation": 10, "test": 10}
     assert set(loaded.bands) == {"cymbal_density", "drum_density", "syncopation", "repetition"}

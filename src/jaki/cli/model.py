@@ -49,6 +49,15 @@ def train(
     seed: Annotated[
         int, typer.Option(min=0, max=MAX_SEED_VALUE, help="Seeds initialisation, dropout and shuffling.")
     ] = TrainConfig.seed,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            max=1 << 16,
+            help="Loops per gradient step, over all processes under torchrun (each takes its share).",
+        ),
+    ] = TrainConfig.batch_size,
     logit_adjustment: Annotated[
         float,
         typer.Option(
@@ -121,7 +130,12 @@ def train(
     model_config = ModelConfig(arch=arch, hidden=hidden, bidirectional=bidirectional, conditions=names)
     world = join_processes()
     train_config = TrainConfig(
-        epochs=epochs, seed=seed, logit_adjustment=logit_adjustment, max_minutes=max_minutes, device=world.device
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        logit_adjustment=logit_adjustment,
+        max_minutes=max_minutes,
+        device=world.device,
     )
     console = Console(stderr=True, quiet=not world.main)  # rank 0 alone reports
     console.print(
