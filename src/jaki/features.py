@@ -136,9 +136,8 @@ INSIDE_TOLERANCE = 1e-9
 
 def band_distances(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Distance of each value to its band, 0 inside (within ``INSIDE_TOLERANCE``); broadcasts values against bands."""
-    distance = np.asarray(np.maximum(np.maximum(np.subtract(lo, values), np.subtract(values, hi)), 0.0))
-    distance[distance <= INSIDE_TOLERANCE] = 0.0
-    return distance
+    distance = np.maximum(np.subtract(lo, values), np.subtract(values, hi))
+    return np.where(distance > INSIDE_TOLERANCE, distance, 0.0)
 
 
 @dataclass(frozen=True)

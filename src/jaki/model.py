@@ -328,15 +328,24 @@ class ContinuationModel(nn.Module):
         starts = torch.searchsorted(first, steps[1:]).tolist()  # rows with first < t
         joins = (first + 1).clamp(max=STEPS_PER_BAR - 1)
         h, c = trace.h[base, joins], trace.c[base, joins]
-        outputs = h.new_zeros(len(variants), STEPS_PER_BAR, h.shape[-1])
+        # Row-wise gathers (index_select) of the flattened per-(seed, step) gates: twice as fast as indexing.
+        context_gates = trace.context_gates.reshape(-1, trace.context_gates.shape[-1])
+        outputs, decoded = [], []
         for t, n in enumerate(starts, start=1):
             if n:
-                gates = trace.context_gates[seed[:n], t] + trace.previous_gates[variants[:n, t - 1]]
-                h[:n], c[:n] = _lstm_cell(gates, h[:n], c[:n], self.decoder.weight_hh_l0)
-                outputs[:n, t] = h[:n]
-        log_probs = F.log_softmax(self._logits(outputs, trace.bar1[seed]), dim=-1)
-        after = log_probs.gather(-1, variants[..., None])[..., 0] * (steps > first[:, None])
-        return total.index_add(0, order, after.sum(dim=1))
+                gates = context_gates.index_select(0, seed[:n] * STEPS_PER_BAR + t)
+                gates += trace.previous_gates.index_select(0, variants[:n, t - 1])
+                output, c[:n] = _lstm_cell(gates, h[:n], c[:n], self.decoder.weight_hh_l0)
+                h[:n] = output
+                outputs.append(output)
+                decoded.append(torch.arange(n, device=h.device) * STEPS_PER_BAR + t)
+        after = h.new_zeros(len(variants) * STEPS_PER_BAR)  # log p of each decoded step, (N × 16), 0 elsewhere
+        if outputs:
+            # Only the decoded steps are scored, in one call (flat index: row × 16 + step).
+            at = torch.cat(decoded)
+            logits = self._logits(torch.cat(outputs), trace.bar1[seed].reshape(-1)[at])
+            after[at] = F.log_softmax(logits, dim=-1).gather(-1, variants.reshape(-1)[at, None])[:, 0]
+        return total.index_add(0, order, after.reshape(-1, STEPS_PER_BAR).sum(dim=1))
 
     @torch.no_grad()
     def play(

@@ -42,6 +42,23 @@ def test_q_network_scores_all_actions_and_chosen_actions_alike(scorer, bands, pa
     torch.testing.assert_close(chosen, every[torch.arange(2), actions])
 
 
+def test_q_network_on_legal_edits_only_gives_the_same_q_values(scorer, bands, pattern_a, pattern_b):
+    agent = _agent(bands)
+    torch.nn.init.normal_(agent.network.head[-1].weight)  # a trained-like correction, not the zero start
+    problem = agent.problem(scorer)
+    starts = np.stack([pattern_a.categories(), pattern_b.categories()])
+    batch = problem.start(starts, starts, target_arrays([Targets(drum_density="high")] * 2, bands))
+    table = problem.edit_table(batch)
+    with torch.no_grad():
+        inputs = network_inputs(problem, batch, table)
+        every, legal_only = agent.network(inputs), agent.network(inputs, legal=table.legal)
+    legal = torch.as_tensor(problem.action_mask(batch))
+    assert 0 < int(legal.sum()) < legal.numel()
+    torch.testing.assert_close(legal_only[legal], every[legal])
+    assert bool((legal_only[~legal] == -torch.inf).all())
+    assert legal_only[:, 512].tolist() == [0.0, 0.0]
+
+
 def test_save_then_load_gives_identical_q_values(tmp_path, scorer, bands, pattern_b):
     agent = _agent(bands, seed=3)
     agent.save(tmp_path / "agent")

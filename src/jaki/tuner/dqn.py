@@ -131,8 +131,11 @@ class QNetwork(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
-    def forward(self, inputs: dict[str, torch.Tensor], actions: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, 513) Q-values of every action, or (B,) of the given ``actions`` only (much cheaper: one edit each)."""
+    def forward(
+        self, inputs: dict[str, torch.Tensor], actions: torch.Tensor | None = None, legal: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """(B, 513) Q-values of every action, or (B,) of the given ``actions`` only (much cheaper: one edit each).
+        With ``legal`` (B, 16, 32) bool, only the legal edits are scored and the others get −inf (inference)."""
         batch = inputs["bar"].shape[0]
         summary = self.summary(torch.cat([inputs["targets"], inputs["features"]], dim=-1).reshape(batch, -1))
         tokens = (
@@ -144,15 +147,31 @@ class QNetwork(nn.Module):
             + summary[:, None, :]
         )  # (B, 16, W)
         state = self.from_state(self.encoder(tokens))  # (B, 16, H)
-        if actions is None:
+        if actions is None and legal is None:
             hidden = state[:, :, None, :] + self.from_category.weight[None, None] + self.from_edit(inputs["edits"])
             edits = (self.head(hidden)[..., 0] + inputs["edits"][..., GAIN]).reshape(batch, N_EDITS)
             return torch.cat([edits, edits.new_zeros(batch, 1)], dim=1)  # Q(s, stop) = 0
+        if actions is None:
+            rows, step, category = (torch.as_tensor(index, device=state.device) for index in np.nonzero(legal))
+            edits = state.new_full((batch, STEPS_PER_BAR, N_CATEGORIES), -torch.inf)
+            edits[rows, step, category] = self._edit_values(state, inputs, rows, step, category)
+            return torch.cat([edits.reshape(batch, N_EDITS), edits.new_zeros(batch, 1)], dim=1)
         rows = torch.arange(batch, device=actions.device)
         step, category = (actions % N_EDITS) // N_CATEGORIES, actions % N_CATEGORIES
-        features = inputs["edits"][rows, step, category]  # (B, F)
+        return torch.where(actions == STOP, 0.0, self._edit_values(state, inputs, rows, step, category))
+
+    def _edit_values(
+        self,
+        state: torch.Tensor,
+        inputs: dict[str, torch.Tensor],
+        rows: torch.Tensor,
+        step: torch.Tensor,
+        category: torch.Tensor,
+    ) -> torch.Tensor:
+        """Q-values (K,) of K edits (row, step → category), from the per-step state (B, 16, H)."""
+        features = inputs["edits"][rows, step, category]  # (K, F)
         hidden = state[rows, step] + self.from_category(category) + self.from_edit(features)
-        return torch.where(actions == STOP, 0.0, self.head(hidden)[:, 0] + features[:, GAIN])
+        return self.head(hidden)[:, 0] + features[:, GAIN]
 
 
 def network_inputs(
@@ -172,6 +191,7 @@ def network_inputs(
             table.gain[..., None],
         ],
         axis=-1,
+        dtype=np.float32,
     )
     as_long = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)  # noqa: E731
     as_float = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731

@@ -42,6 +42,7 @@ from jaki.tuner.problem import (
     RewardConfig,
     TuningBatch,
     TuningProblem,
+    action_mask,
     edit_reward,
     feature_potential,
     keep_mask,
@@ -100,8 +101,8 @@ def agent_episode(
         rows = np.flatnonzero(active)
         episodes = batch.take(rows)
         table = problem.edit_table(episodes)
-        mask = problem.action_mask(episodes)
-        q_values = agent.network(network_inputs(problem, episodes, table))
+        mask = action_mask(table.legal)
+        q_values = agent.network(network_inputs(problem, episodes, table), legal=table.legal)
         q_values[:, :N_EDITS] -= stop_margin
         actions = np.full(len(batch), STOP)
         actions[rows] = masked_argmax(q_values, mask)

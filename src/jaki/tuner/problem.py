@@ -175,6 +175,11 @@ def requests_met(values: np.ndarray, targets: TargetArrays) -> np.ndarray:
     return targets.requested & (band_distances(values, targets.lo, targets.hi) == 0)
 
 
+def action_mask(legal: np.ndarray) -> np.ndarray:
+    """(B, 16, 32) legal edits → (B, 513) bool legal actions: the edits, and stop (always legal)."""
+    return np.concatenate([legal.reshape(len(legal), N_EDITS), np.ones((len(legal), 1), bool)], axis=1)
+
+
 # --- features after every edit ----------------------------------------------------------------------------------------
 def _hit_score(step: np.ndarray, next_hit: np.ndarray, after_next_hit: np.ndarray) -> np.ndarray:
     """Syncopation a hit at ``step`` earns given its two following cells (FEATURES.md §2.1, one part)."""
@@ -392,9 +397,7 @@ class TuningProblem:
 
     def action_mask(self, batch: TuningBatch, *, once: bool = True) -> np.ndarray:
         """(B, 513) bool: the legal edits as actions, and stop (always legal)."""
-        return np.concatenate(
-            [self.legal(batch, once=once).reshape(len(batch), N_EDITS), np.ones((len(batch), 1), bool)], axis=1
-        )
+        return action_mask(self.legal(batch, once=once))
 
     def edit_table(self, batch: TuningBatch, *, once: bool = True) -> EditTable:
         """Every edit of every episode of ``batch`` and what it would do (see :class:`EditTable`)."""
