@@ -242,3 +242,17 @@ def test_a_training_record_of_the_wrong_type_is_one_line(tmp_path: Path, tiny_mo
     assert result.stderr.strip() == (
         f"error: {model / CONFIG_FILE}: bad training record ('training.config.learning_rate': 'fast' is not a number)"
     )
+
+
+def test_train_orig_runs_on_the_cpu_when_the_model_was_trained_on_a_gpu(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """A record from a torchrun/NCCL run names its GPU: the orig baseline takes its budget, not its device."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    document = json.loads((model / CONFIG_FILE).read_text())
+    document["training"] = {"config": {"epochs": 1, "device": "cuda:0"}}
+    (model / CONFIG_FILE).write_text(json.dumps(document))
+    data = tiny_dataset(tmp_path / "tiny.npz")
+    result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", str(model), "--train-orig", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert model_commands.ORIG_BASELINE in [row["name"] for row in report["rows"]]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from jaki.conditions import codes_for
-from jaki.dataset import LoopDataset
+from jaki.dataset import LoopDataset, load_dataset
 from jaki.features import bands_to_json, level_bands, tuner_feature_values
 from jaki.model import ContinuationModel, ModelConfig
 from jaki.pattern import CATEGORY_PARTS, PARTS, STEPS_PER_BAR
@@ -14,32 +17,21 @@ from jaki.tuner.dqn import DQNConfig
 from jaki.tuner.pretrain import SeedConditionScorer, pretrain_agent, programmed_seed_bars
 from jaki.tuner.scorer import ModelScorer
 from jaki.weights import LoadedModel
+from test_cli_model import tiny_dataset
 
 CONDITIONS = ("programmed", "fill", "position")
 
 
-def _dataset(n: int = 40, seed: int = 0) -> LoopDataset:
-    """Train loops with a ghost snare (velocity 0.2) on step 7 of bar 1 and a loud one on the backbeat."""
-    rng = np.random.default_rng(seed)
-    hits = CATEGORY_PARTS[rng.integers(0, 6, size=(n, 2 * STEPS_PER_BAR))].copy()
+def _dataset(tmp_path: Path) -> LoopDataset:
+    """The CLI tests' tiny dataset with a ghost snare (velocity 0.2) on step 7 of bar 1 and loud ones on the
+    backbeat."""
+    dataset = load_dataset(tiny_dataset(tmp_path / "tiny.npz"))
+    hits = dataset.hits.copy()
     snare = PARTS.index("snare")
     hits[:, [4, 6, 12], snare] = True
     velocities = hits.astype(np.float32)
     velocities[:, 6, snare] = 0.2
-    text = np.full(n, "", dtype="<U1")
-    return LoopDataset(
-        hits=hits,
-        velocities=velocities,
-        offsets_ms=np.where(hits, 0.0, np.nan).astype(np.float32),
-        source=np.array([f"loop{i}.mid" for i in range(n)]),
-        groove=text,
-        bar_index=np.zeros(n, dtype=np.int64),
-        tempo=np.full(n, 120.0),
-        style=text,
-        drummer=text,
-        kind=text,
-        split=np.array(["train"] * (n - 4) + ["test"] * 4),
-    )
+    return replace(dataset, hits=hits, velocities=velocities, offsets_ms=np.where(hits, 0.0, np.nan).astype(np.float32))
 
 
 def _conditioned_model() -> ContinuationModel:
@@ -47,8 +39,8 @@ def _conditioned_model() -> ContinuationModel:
     return ContinuationModel(ModelConfig(embed_dim=8, hidden=16, conditions=CONDITIONS)).eval()
 
 
-def test_programmed_seeds_are_the_train_bar_1s_without_ghost_notes():
-    dataset = _dataset()
+def test_programmed_seeds_are_the_train_bar_1s_without_ghost_notes(tmp_path: Path):
+    dataset = _dataset(tmp_path)
     bars = programmed_seed_bars(dataset)
     seeds, _ = dataset.training_arrays("train")
     assert bars.shape == seeds.shape
@@ -75,8 +67,8 @@ def test_each_bar_is_scored_under_its_seeds_condition():
     np.testing.assert_allclose(scorer(seeds[1:2], bars), programmed(seeds[1:2], bars))  # one seed, many bars
 
 
-def test_pretraining_mixes_plain_and_programmed_seeds_by_the_configured_share():
-    dataset = _dataset()
+def test_pretraining_mixes_plain_and_programmed_seeds_by_the_configured_share(tmp_path: Path):
+    dataset = _dataset(tmp_path)
     bands = level_bands(tuner_feature_values(dataset.training_arrays("train")[1]))
     loaded = LoadedModel(_conditioned_model(), ModelConfig(conditions=CONDITIONS), {"bands": bands_to_json(bands)})
     small = dict(total_steps=2, n_envs=4, learning_starts=1, batch_size=8, width=16, layers=1, heads=2)

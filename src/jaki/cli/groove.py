@@ -1,5 +1,5 @@
 """``jaki train-groove`` and ``jaki evaluate-groove``: fit the groove model (velocity and timing of bar 2's hits)
-to a dataset file, and score it against the baselines it must beat."""
+to a dataset, and score it against the baselines it must beat."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from jaki.pattern import PARTS
 
 
 def train_groove(
-    data: Annotated[Path, typer.Option("--data", help="Dataset file from 'jaki dataset build'.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder) from 'jaki dataset build'.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (model.safetensors + config.json).")],
     epochs: Annotated[int | None, typer.Option(min=1, help="Most passes over the train split (default 40).")] = None,
     seed: Annotated[int, typer.Option(help="Seeds initialisation, dropout, shuffling and the quantised bar 1s.")] = 0,
@@ -82,7 +84,9 @@ def train_groove(
 
 
 def evaluate_groove(
-    data: Annotated[Path, typer.Option("--data", help="Dataset file from 'jaki dataset build'.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder) from 'jaki dataset build'.")
+    ],
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Groove model folder (default: the one shipped with jaki).")
     ] = None,

@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grooves": ("jaki.cli.grooves:grooves", "List the built-in seed grooves."),
     "analyze": ("jaki.cli.analyze:analyze", "Show each bar of a drum MIDI file as a grid with its features."),
     "features": ("jaki.cli.features:features", "What the four target features measure, and their bands."),
-    "train": ("jaki.cli.model:train", "Train a continuation model on a dataset file."),
+    "train": ("jaki.cli.model:train", "Train a continuation model on a dataset."),
     "evaluate": ("jaki.cli.model:evaluate", "Score a continuation model against the baselines."),
     "train-tuner": ("jaki.cli.tuner:train_tuner", "Pretrain the Double-DQN tuning agent."),
     "evaluate-tuner": ("jaki.cli.tuner:evaluate_tuner_command", "Compare the tuning methods on test seeds."),

@@ -1,9 +1,9 @@
-"""``jaki train`` and ``jaki evaluate``: fit a continuation model to a dataset file, and score it against baselines."""
+"""``jaki train`` and ``jaki evaluate``: fit a continuation model to a dataset, and score it against baselines."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +33,9 @@ ORIG_BASELINE = "orig (same data and budget)"
 
 
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Dataset file from 'jaki dataset build'.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder) from 'jaki dataset build'.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (model.safetensors + config.json).")],
     arch: Annotated[str, typer.Option(help=f"Architecture: {' or '.join(ARCHITECTURES)}.")] = "lstm",
     hidden: Annotated[
@@ -212,7 +214,10 @@ def train(
 def evaluate(
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="Dataset file from 'jaki dataset build' (its --split is scored unless --pairs)."),
+        typer.Option(
+            "--data",
+            help="Dataset (a .npz file or a shard folder) from 'jaki dataset build' (its --split is scored unless --pairs).",
+        ),
     ] = None,
     pairs: Annotated[
         Path | None,
@@ -266,6 +271,7 @@ def evaluate(
             what="training record",
             ignore_unknown=True,  # a record from an older jaki may hold settings this one dropped
         )
+        budget = replace(budget, device="cpu")  # the budget, not the machine: a GPU-trained record runs here too
         with console.status(f"training the orig baseline ({budget.epochs} epochs at most)…"):
             result = train_model(
                 *train_bars, *require_split(dataset, "validation", data), ModelConfig(arch="orig"), budget
