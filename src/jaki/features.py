@@ -136,8 +136,11 @@ INSIDE_TOLERANCE = 1e-9
 
 def band_distances(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Distance of each value to its band, 0 inside (within ``INSIDE_TOLERANCE``); broadcasts values against bands."""
-    distance = np.maximum(np.subtract(lo, values), np.subtract(values, hi))
-    return np.where(distance > INSIDE_TOLERANCE, distance, 0.0)
+    # In place on one new array (0-d for scalars): the tuner calls this on every edit of large batches.
+    distance = np.asarray(np.subtract(lo, values, dtype=np.float64))
+    np.maximum(distance, np.subtract(values, hi), out=distance)
+    np.copyto(distance, 0.0, where=distance <= INSIDE_TOLERANCE)
+    return distance
 
 
 @dataclass(frozen=True)
