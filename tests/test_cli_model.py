@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from jaki.cli import model as model_commands
 from jaki.cli.main import app
@@ -229,15 +229,20 @@ def test_train_config_round_trips_through_metadata() -> None:
     assert N_CATEGORIES == 32
 
 
-def test_a_training_record_of_the_wrong_type_is_one_line(tmp_path: Path, tiny_model_dir: Path) -> None:
-    """evaluate --train-orig trains the baseline with the model's recorded budget: a damaged record stops it first."""
+def evaluate_with_training_config(tmp_path: Path, model_dir: Path, config: dict, *options: str) -> tuple[Path, Result]:
+    """``jaki evaluate --train-orig`` on a copy of ``model_dir`` whose training record holds ``config``."""
     model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
+    shutil.copytree(model_dir, model)
     document = json.loads((model / CONFIG_FILE).read_text())
-    document["training"] = {"config": {"epochs": 1, "learning_rate": "fast"}}
+    document["training"] = {"config": config}
     (model / CONFIG_FILE).write_text(json.dumps(document))
     data = tiny_dataset(tmp_path / "tiny.npz")
-    result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", str(model), "--train-orig"])
+    return model, runner.invoke(app, ["evaluate", "--data", str(data), "--model", str(model), "--train-orig", *options])
+
+
+def test_a_training_record_of_the_wrong_type_is_one_line(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """evaluate --train-orig trains the baseline with the model's recorded budget: a damaged record stops it first."""
+    model, result = evaluate_with_training_config(tmp_path, tiny_model_dir, {"epochs": 1, "learning_rate": "fast"})
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"error: {model / CONFIG_FILE}: bad training record ('training.config.learning_rate': 'fast' is not a number)"
@@ -246,13 +251,7 @@ def test_a_training_record_of_the_wrong_type_is_one_line(tmp_path: Path, tiny_mo
 
 def test_train_orig_runs_on_the_cpu_when_the_model_was_trained_on_a_gpu(tmp_path: Path, tiny_model_dir: Path) -> None:
     """A record from a torchrun/NCCL run names its GPU: the orig baseline takes its budget, not its device."""
-    model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
-    document = json.loads((model / CONFIG_FILE).read_text())
-    document["training"] = {"config": {"epochs": 1, "device": "cuda:0"}}
-    (model / CONFIG_FILE).write_text(json.dumps(document))
-    data = tiny_dataset(tmp_path / "tiny.npz")
-    result = runner.invoke(app, ["evaluate", "--data", str(data), "--model", str(model), "--train-orig", "--json"])
+    _, result = evaluate_with_training_config(tmp_path, tiny_model_dir, {"epochs": 1, "device": "cuda:0"}, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{") :])
     assert model_commands.ORIG_BASELINE in [row["name"] for row in report["rows"]]
