@@ -42,7 +42,9 @@ def train_tuner(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder to write the agent to (agent.safetensors + agent.json).")
     ],
-    data: Annotated[Path, typer.Option("--data", help="Dataset file (.npz, from `jaki dataset build`).")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder) from `jaki dataset build`.")
+    ],
     model: Annotated[
         Path | None, typer.Option("--model", help="Continuation model folder (default: the shipped model).")
     ] = None,
@@ -123,7 +125,9 @@ def train_tuner(
 
 
 def evaluate_tuner_command(
-    data: Annotated[Path, typer.Option("--data", help="Dataset file (.npz); its test split is used.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder); its test split is used.")
+    ],
     model: Annotated[Path | None, typer.Option("--model", help="Continuation model folder (default: shipped).")] = None,
     agent: Annotated[Path | None, typer.Option("--agent", help="Agent folder (default: the shipped agent).")] = None,
     ablation: Annotated[
