@@ -140,47 +140,27 @@ def mean_step_loss(
     bar2: torch.Tensor,
     codes: torch.Tensor | None = None,
     batch_size: int = 1024,
-) -> float:
-    """Mean teacher-forced cross-entropy per step (nats) over a whole split, in eval mode."""
-    return summed_step_loss(model, bar1, bar2, codes, batch_size) / bar2.numel()
-
-
-def summed_step_loss(
-    model: ContinuationModel,
-    bar1: torch.Tensor,
-    bar2: torch.Tensor,
-    codes: torch.Tensor | None = None,
-    batch_size: int = 1024,
-) -> float:
-    """The teacher-forced cross-entropy summed over every step of ``bar2`` (nats), in eval mode."""
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    with torch.no_grad():
-        for start in range(0, len(bar1), batch_size):
-            b1, b2 = bar1[start : start + batch_size], bar2[start : start + batch_size]
-            logits = model(b1, b2, None if codes is None else codes[start : start + batch_size])
-            total += F.cross_entropy(logits.reshape(-1, N_CATEGORIES), b2.reshape(-1), reduction="sum").item()
-    model.train(was_training)
-    return total
-
-
-def shared_step_loss(
-    model: ContinuationModel,
-    bar1: torch.Tensor,
-    bar2: torch.Tensor,
-    codes: torch.Tensor | None = None,
     *,
     rank: int = 0,
     world_size: int = 1,
 ) -> float:
-    """:func:`mean_step_loss` over the whole split, each of ``world_size`` processes scoring every
-    ``world_size``-th loop: the same figure on every process (alone, exactly ``mean_step_loss``)."""
-    if world_size == 1:
-        return mean_step_loss(model, bar1, bar2, codes)
+    """Mean teacher-forced cross-entropy per step (nats) over a whole split, in eval mode. Among ``world_size``
+    processes (torchrun), each scores every ``world_size``-th loop and the sums are all-reduced: the same figure on
+    every process."""
     share = slice(rank, None, world_size)
-    summed = summed_step_loss(model, bar1[share], bar2[share], None if codes is None else codes[share])
-    totals = torch.tensor([summed, bar2[share].numel()], dtype=torch.float64, device=bar2.device)
+    b1, b2, c = bar1[share], bar2[share], None if codes is None else codes[share]
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(b1), batch_size):
+            rows = slice(start, start + batch_size)
+            logits = model(b1[rows], b2[rows], None if c is None else c[rows])
+            total += F.cross_entropy(logits.reshape(-1, N_CATEGORIES), b2[rows].reshape(-1), reduction="sum").item()
+    model.train(was_training)
+    if world_size == 1:
+        return total / b2.numel()
+    totals = torch.tensor([total, b2.numel()], dtype=torch.float64, device=b2.device)
     dist.all_reduce(totals)
     return float(totals[0] / totals[1])
 
@@ -248,7 +228,7 @@ def train(
                 batches += 1
 
             # --- evaluate, keep the best weights
-            val_loss = shared_step_loss(model, v1, v2, cv, rank=rank, world_size=world_size)
+            val_loss = mean_step_loss(model, v1, v2, cv, rank=rank, world_size=world_size)
             improved = val_loss < result.best_val_loss
             if improved:
                 result.best_val_loss, result.best_epoch = val_loss, epoch
@@ -273,7 +253,7 @@ def train(
 
     model.load_state_dict(best_state)
     model.set_logit_adjustment(category_frequencies(bar2), config.logit_adjustment)
-    result.adjusted_val_loss = shared_step_loss(model, v1, v2, cv, rank=rank, world_size=world_size)
+    result.adjusted_val_loss = mean_step_loss(model, v1, v2, cv, rank=rank, world_size=world_size)
     model.to("cpu").eval()
     result.seconds = time.perf_counter() - start_time
     return result
