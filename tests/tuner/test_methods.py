@@ -251,3 +251,35 @@ def test_candidates_scored_from_a_decoder_trace_tune_as_scoring_each_in_full(
     assert (outcomes[0].bars != bars).any()  # the tuner edited
     np.testing.assert_array_equal(outcomes[0].bars, outcomes[1].bars)
     np.testing.assert_allclose(outcomes[0].log_likelihood, outcomes[1].log_likelihood, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("method", ["agent", "greedy", "none"])
+def test_a_batch_tuned_in_slices_by_threads_equals_one_call(method, bands, agent, pattern_a, pattern_b):
+    """Slices of a large batch are tuned by worker threads sharing one LSTM scorer: the outcome is the same for any
+    number of workers, and the same as tuning the whole batch at once."""
+    torch.manual_seed(0)
+    scorer = ModelScorer(ContinuationModel(ModelConfig(embed_dim=8, hidden=12)).eval(), trace_from=1)
+    combos = level_combinations()[::8]
+    arrays = target_arrays(combos, bands)
+    seeds = np.stack([pattern_a.categories(), pattern_b.categories()])[np.arange(len(combos)) % 2]
+    bars = seeds[::-1].copy()
+    outcomes = [
+        tune_batch(
+            method,
+            seeds,
+            bars,
+            arrays,
+            scorer=scorer,
+            bands=bands,
+            agent=agent,
+            methods=MethodConfig(slice_patterns=slice_patterns, workers=workers),
+        )
+        for slice_patterns, workers in ((len(combos), 1), (7, 1), (7, 3))
+    ]
+    whole, *sliced = outcomes
+    assert method == "none" or (whole.bars != bars).any()
+    for outcome in sliced:
+        for name in ("bars", "values", "met", "requested", "edits", "repaired", "start_log_likelihood"):
+            np.testing.assert_array_equal(getattr(outcome, name), getattr(whole, name))
+        np.testing.assert_allclose(outcome.log_likelihood, whole.log_likelihood, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(sliced[0].log_likelihood, sliced[1].log_likelihood)

@@ -169,8 +169,17 @@ class QNetwork(nn.Module):
         category: torch.Tensor,
     ) -> torch.Tensor:
         """Q-values (K,) of K edits (row, step → category), from the per-step state (B, 16, H)."""
-        features = inputs["edits"][rows, step, category]  # (K, F)
-        hidden = state[rows, step] + self.from_category(category) + self.from_edit(features)
+        # Row gathers of the flattened tables (index_select) and one addmm: twice as fast as indexing and adding.
+        edits = inputs["edits"]
+        features = edits.reshape(-1, edits.shape[-1]).index_select(
+            0, (rows * STEPS_PER_BAR + step) * N_CATEGORIES + category
+        )
+        hidden = (
+            state.reshape(-1, state.shape[-1]).index_select(0, rows * STEPS_PER_BAR + step)
+            + self.from_category.weight.index_select(0, category)
+            + self.from_edit.bias
+        )
+        hidden = torch.addmm(hidden, features, self.from_edit.weight.T)
         return self.head(hidden)[:, 0] + features[:, GAIN]
 
 

@@ -229,6 +229,11 @@ def candidate_values(bars: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def clipped_view(step_log_probs: np.ndarray) -> np.ndarray:
+    """Per-step log-probabilities as episodes hold them: float32, clipped at ``LOG_PROB_FLOOR``."""
+    return np.maximum(step_log_probs, LOG_PROB_FLOOR).astype(np.float32)
+
+
 def static_log_likelihood(step_log_probs: np.ndarray, bars: np.ndarray) -> np.ndarray:
     """Σ_t log p(step t = bar_t) read from per-step log-probabilities (B, 16, 32) → (B,)."""
     return np.take_along_axis(step_log_probs, bars[..., None], axis=-1)[..., 0].sum(axis=-1, dtype=np.float64)
@@ -379,7 +384,7 @@ class TuningProblem:
             bar=bars.copy(),
             start=bars.copy(),
             targets=targets,
-            step_log_probs=np.maximum(log_probs, LOG_PROB_FLOOR).astype(np.float32),
+            step_log_probs=clipped_view(log_probs),
             allowed=np.array(allowed, dtype=bool),
             values=values,
             log_likelihood=likelihood,
@@ -387,6 +392,10 @@ class TuningProblem:
             potential=potential(values, likelihood, likelihood, targets, self.scales, self.reward),
             edits=np.zeros(len(bars), dtype=np.int64),
         )
+
+    def current_view(self, batch: TuningBatch) -> np.ndarray:
+        """(B, 16, 32) the model's per-step view of the current bars (not the untuned ones), clipped as observed."""
+        return clipped_view(self.scorer.step_log_probs(batch.seed, batch.bar))
 
     def legal(self, batch: TuningBatch, *, once: bool = True) -> np.ndarray:
         """(B, 16, 32) bool: allowed, not a no-op, and (``once``) on a step not edited yet in this episode."""

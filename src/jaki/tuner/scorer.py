@@ -140,9 +140,10 @@ class ModelScorer:
         if len(seeds) != 1:
             return self.model.encode(seeds, self.conditions)
         key = seeds.cpu().numpy().tobytes()
-        if self._encoding is None or self._encoding[0] != key:
-            self._encoding = (key, self.model.encode(seeds, self.conditions))
-        return self._encoding[1]
+        kept = self._encoding  # read once: threads tuning slices of a batch share this scorer
+        if kept is None or kept[0] != key:
+            kept = self._encoding = (key, self.model.encode(seeds, self.conditions))
+        return kept[1]
 
     @torch.inference_mode()
     def variants(self, seed_bars: np.ndarray, bars: np.ndarray, base: np.ndarray, candidates: np.ndarray) -> np.ndarray:
