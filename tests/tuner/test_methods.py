@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from jaki.tuner import DQNConfig, RefineConfig, Targets, TuningAgent, tune
 from jaki.tuner.dqn import QNetwork
 from jaki.tuner.methods import MethodConfig, hill_climb, polish, random_edits, repair, tune_batch
 from jaki.tuner.problem import RewardConfig, TuningProblem
-from jaki.tuner.scorer import ModelScorer, TableScorer
+from jaki.tuner.scorer import ModelScorer, ScoredBars, TableScorer
 from jaki.tuner.targets import level_combinations, target_arrays
 
 KICK, CYMBAL = CATEGORY_LABELS.index("k"), CATEGORY_LABELS.index("c")
@@ -226,10 +228,13 @@ def test_every_method_plays_by_the_edit_rules_and_the_kept_parts(method, scorer,
 
 
 class _FullScorer(ModelScorer):
-    """Scores every candidate with the full forward pass (what ModelScorer.variants saves)."""
+    """Scores every candidate, and the polish's view, with the full forward pass (what a decoder trace saves)."""
 
     def variants(self, seed_bars, bars, base, candidates):
         return self(np.asarray(seed_bars)[base], candidates)
+
+    def scored(self, seed_bars, bars):
+        return ScoredBars(self.step_log_probs(seed_bars, bars), partial(self.variants, seed_bars, bars))
 
 
 @pytest.mark.parametrize("method", ["agent", "greedy"])

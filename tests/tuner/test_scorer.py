@@ -44,6 +44,9 @@ def test_model_scorer_variants_equal_scoring_each_candidate_in_full(arch):
     np.testing.assert_allclose(one, scorer(seeds[:1], candidates[:4]), atol=1e-5, rtol=0)
     few = ModelScorer(model).variants(seeds, bars, base[:10], candidates[:10])  # under trace_from: one fused pass
     np.testing.assert_allclose(few, expected[:10], atol=1e-5, rtol=0)
+    scored = scorer.scored(seeds, bars)  # one pass: the bars' view, then their variants from it
+    np.testing.assert_allclose(scored.step_log_probs, scorer.step_log_probs(seeds, bars), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(scored.variants(base, candidates), expected, atol=1e-5, rtol=0)
 
 
 def test_table_scorer_variants_equal_its_full_score():
@@ -54,3 +57,6 @@ def test_table_scorer_variants_equal_its_full_score():
     candidates = bars[base].copy()
     candidates[:, 5] = 7
     np.testing.assert_allclose(scorer.variants(seeds, bars, base, candidates), scorer(seeds[base], candidates))
+    scored = scorer.scored(seeds, bars)
+    np.testing.assert_array_equal(scored.step_log_probs, scorer.step_log_probs(seeds, bars))
+    np.testing.assert_allclose(scored.variants(base, candidates), scorer(seeds[base], candidates))

@@ -16,7 +16,6 @@ one-pattern API (:func:`tune`).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from functools import partial
 import numpy as np
 import torch
 
+from jaki.backends import default_workers
 from jaki.errors import JakiInputError
 from jaki.features import TUNER_FEATURES, FeatureBands, tuner_feature_values
 from jaki.pattern import CATEGORY_LABELS, N_CATEGORIES, STEPS_PER_BAR, Pattern
@@ -46,6 +46,7 @@ from jaki.tuner.problem import (
     TuningBatch,
     TuningProblem,
     action_mask,
+    clipped_view,
     edit_reward,
     feature_potential,
     keep_mask,
@@ -78,10 +79,10 @@ class MethodConfig:
     polish_chunk: int = 1024  # patterns polished per batched model call
     repair_tie_break: float = 1e-3  # weight of the per-step view's log-likelihood change among equal feature gains
     # A large batch is tuned in slices of this many patterns whatever the number of workers, so that the bars never
-    # depend on it; smaller slices cost more per pattern (measured: +9 % CPU at 250, none at 500).
+    # depend on it; smaller slices cost more per pattern (measured: +9 % CPU at 250, none at 500). Worker threads
+    # tune slices side by side: torch and numpy release the GIL in their kernels, and the slices share the model.
     slice_patterns: int = 512
-    workers: int | None = None  # threads tuning slices side by side (None: one per CPU core); torch and numpy
-    # release the GIL in their kernels, and the slices share the model's weights
+    workers: int | None = None  # threads tuning slices (None: one per core this process may use)
 
 
 @dataclass(frozen=True)
@@ -267,14 +268,20 @@ def polish(problem: TuningProblem, batch: TuningBatch, config: MethodConfig | No
     moves = np.zeros(len(batch), dtype=np.int64)
     polished = np.flatnonzero(batch.edited.any(axis=1))
     for _ in range(config.polish_passes):
-        chunks = [polished[i : i + config.polish_chunk] for i in range(0, polished.size, config.polish_chunk)]
-        found = [_polish_candidates(problem, batch, rows, config.polish_checked) for rows in chunks]
-        found = [f for f in found if f[0].size]
+        found = []
+        for rows in (polished[i : i + config.polish_chunk] for i in range(0, polished.size, config.polish_chunk)):
+            # One model pass gives the current bars' view, which ranks the candidates, and scores them from there.
+            scored = problem.scorer.scored(batch.seed[rows], batch.bar[rows])
+            base, *chosen = _polish_candidates(
+                problem, batch, rows, clipped_view(scored.step_log_probs), config.polish_checked
+            )
+            if base.size:
+                found.append((rows[base], *chosen, scored.variants(base, chosen[0])))
         if not found:
             break
-        rows, candidates, feature_gain, edited_change = (np.concatenate(parts) for parts in zip(*found, strict=True))
-        bars, base = np.unique(rows, return_inverse=True)
-        exact = problem.scorer.variants(batch.seed[bars], batch.bar[bars], base, candidates)
+        rows, candidates, feature_gain, edited_change, exact = (
+            np.concatenate(parts) for parts in zip(*found, strict=True)
+        )
         gain = edit_reward(feature_gain, exact - batch.log_likelihood[rows], edited_change, problem.reward)
         order = np.lexsort((-gain, rows))  # by row, best first
         first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
@@ -291,14 +298,17 @@ def polish(problem: TuningProblem, batch: TuningBatch, config: MethodConfig | No
 
 
 def _polish_candidates(
-    problem: TuningProblem, batch: TuningBatch, rows: np.ndarray, checked: int
+    problem: TuningProblem, batch: TuningBatch, rows: np.ndarray, view: np.ndarray, checked: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The ``checked`` most promising polish candidates of each row → (row, bar (N, 16), feature gain, change of
-    the edited steps), both relative to the row's current bar."""
+    """The ``checked`` most promising polish candidates of each row by the estimate from ``view`` (the current bars'
+    per-step log-probabilities) → (index into ``rows``, bar (N, 16), feature gain, change of the edited steps), both
+    relative to the row's current bar.
+
+    The current bars' own view prices each candidate's first changed step exactly (the untuned bar's view goes stale
+    as edits pile up), so that the exact-best candidate is among the few scored far more often.
+    """
     current = batch.take(rows)
-    # The current bars' own view prices each candidate's first changed step exactly (the untuned bar's view goes
-    # stale as edits pile up), so that the exact-best candidate is among the few scored far more often.
-    current.step_log_probs = problem.current_view(current)
+    current.step_log_probs = view
     edited = current.edited  # (R, 16)
     # Bases: the bar itself (edits of any step), and the bar with one edited step reverted (edits of unedited steps).
     base_row, reverted = np.nonzero(edited)
@@ -345,7 +355,7 @@ def _polish_candidates(
     candidates = bases.bar[base].copy()
     candidates[np.arange(base.size), action // N_CATEGORIES] = action % N_CATEGORIES
     flat = lambda a: a.reshape(len(bases), N_EDITS)[base, action]  # noqa: E731
-    return rows[base_row[base]], candidates, flat(feature_gain), flat(edited_change)
+    return base_row[base], candidates, flat(feature_gain), flat(edited_change)
 
 
 # --- per-seed refinement ------------------------------------------------------------------------------------------
@@ -472,7 +482,7 @@ def tune_batch(
     slices = [
         np.arange(i, min(i + methods.slice_patterns, len(bars))) for i in range(0, len(bars), methods.slice_patterns)
     ]
-    workers = min(methods.workers or os.cpu_count() or 1, len(slices))
+    workers = min(methods.workers or default_workers(), len(slices))
     with ThreadPoolExecutor(workers) as pool:
         outcomes = list(
             pool.map(lambda rows: tune_slice(seed_bars[rows], bars[rows], targets.take(rows), keep[rows]), slices)

@@ -393,10 +393,6 @@ class TuningProblem:
             edits=np.zeros(len(bars), dtype=np.int64),
         )
 
-    def current_view(self, batch: TuningBatch) -> np.ndarray:
-        """(B, 16, 32) the model's per-step view of the current bars (not the untuned ones), clipped as observed."""
-        return clipped_view(self.scorer.step_log_probs(batch.seed, batch.bar))
-
     def legal(self, batch: TuningBatch, *, once: bool = True) -> np.ndarray:
         """(B, 16, 32) bool: allowed, not a no-op, and (``once``) on a step not edited yet in this episode."""
         legal = batch.allowed & (np.arange(N_CATEGORIES) != batch.bar[..., None])

@@ -7,7 +7,9 @@ A scorer answers two batched questions about bar 2s given their seed bars (categ
   before t), the per-step view the agent reads once per pattern;
 * ``scorer.variants(seed_bars, bars, base, candidates) -> (N,)``: log p of each candidate, a variant of bar
   ``bars[base[i]]`` after ``seed_bars[base[i]]`` (the same numbers as ``scorer(seed_bars[base], candidates)``): the
-  tuner's candidates change one or two steps of the bar they start from, and the model scores them from there.
+  tuner's candidates change one or two steps of the bar they start from, and the model scores them from there;
+* ``scorer.scored(seed_bars, bars) -> ScoredBars``: both at once, the bars' per-step view and a door to score their
+  variants, from one pass of the model (the polish reads the view to choose its candidates, then scores them).
 
 :class:`ModelScorer` wraps the continuation model. :class:`TableScorer` is a stand-in with independent steps,
 p(bar 2 step t | bar 1 step t, t), cheap enough to develop and unit-test the tuner without the LSTM (it is also a
@@ -16,13 +18,24 @@ fair baseline model: ANCHORS.md's conditional table).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from jaki.model import ContinuationModel, Encoding
+from jaki.model import ContinuationModel, DecoderTrace, Encoding
 from jaki.pattern import N_CATEGORIES, STEPS_PER_BAR
+
+
+@dataclass(frozen=True)
+class ScoredBars:
+    """B bars scored after their seed bars: their per-step view, and their variants scored from there."""
+
+    step_log_probs: np.ndarray  # (B, 16, 32) as ``Scorer.step_log_probs``
+    variants: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (base (N,), candidates (N, 16)) → log p (N,)
 
 
 class Scorer(Protocol):
@@ -33,6 +46,8 @@ class Scorer(Protocol):
     def variants(
         self, seed_bars: np.ndarray, bars: np.ndarray, base: np.ndarray, candidates: np.ndarray
     ) -> np.ndarray: ...
+
+    def scored(self, seed_bars: np.ndarray, bars: np.ndarray) -> ScoredBars: ...
 
 
 def _broadcast_seeds(seed_bars: np.ndarray, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,6 +89,10 @@ class TableScorer:
     def variants(self, seed_bars: np.ndarray, bars: np.ndarray, base: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         seed_bars, _ = _broadcast_seeds(seed_bars, bars)
         return self(seed_bars[base], candidates)
+
+    def scored(self, seed_bars: np.ndarray, bars: np.ndarray) -> ScoredBars:
+        seed_bars, bars = _broadcast_seeds(seed_bars, bars)
+        return ScoredBars(self.step_log_probs(seed_bars, bars), partial(self.variants, seed_bars, bars))
 
 
 class ModelScorer:
@@ -147,28 +166,45 @@ class ModelScorer:
 
     @torch.inference_mode()
     def variants(self, seed_bars: np.ndarray, bars: np.ndarray, base: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """The lstm decoder is run once over the base bars and, for each candidate, on from its first changed step
+        """The lstm decoder is run once over the bars and, for each candidate, on from its first changed step
         (:meth:`ContinuationModel.variant_log_likelihood`); equal to ``self(seed_bars[base], candidates)`` up to
         float32 rounding (≈ 1e-5 nats)."""
         seed_bars, bars = _broadcast_seeds(seed_bars, bars)
-        base = np.asarray(base, dtype=np.int64).reshape(-1)
-        candidates = np.asarray(candidates, dtype=np.int64).reshape(-1, STEPS_PER_BAR)
-        if not self.model.autoregressive or len(candidates) < self.trace_from:
-            return self(seed_bars[base], candidates)
-        as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=self.device)  # noqa: E731
-        scores = []
-        for start in range(0, len(candidates), self.batch_size):
-            chunk = slice(start, start + self.batch_size)
-            bases, local = np.unique(base[chunk], return_inverse=True)
-            seeds, seed_index = np.unique(seed_bars[bases], axis=0, return_inverse=True)
-            seeds = as_tensor(seeds)
-            trace = self.model.trace(
-                seeds, self._encode(seeds), as_tensor(seed_index.reshape(-1)), as_tensor(bars[bases])
+        if not self.model.autoregressive or len(np.asarray(candidates).reshape(-1, STEPS_PER_BAR)) < self.trace_from:
+            return self(seed_bars[np.asarray(base, dtype=np.int64).reshape(-1)], candidates)
+        return self.scored(seed_bars, bars).variants(base, candidates)
+
+    @torch.inference_mode()
+    def scored(self, seed_bars: np.ndarray, bars: np.ndarray) -> ScoredBars:
+        """One decoder trace of the bars: its teacher-forced log-probabilities are the view, its states where each
+        variant's decoding starts."""
+        seed_bars, bars = _broadcast_seeds(seed_bars, bars)
+        if not self.model.autoregressive:
+            return ScoredBars(
+                self.step_log_probs(seed_bars, bars),
+                lambda base, candidates: self(seed_bars[np.asarray(base, dtype=np.int64)], candidates),
             )
-            scores.append(
-                self.model.variant_log_likelihood(trace, as_tensor(local.reshape(-1)), as_tensor(candidates[chunk]))
+        seeds, seed_index = np.unique(seed_bars, axis=0, return_inverse=True)
+        seeds = self._as_tensor(seeds)
+        trace = self.model.trace(
+            seeds, self._encode(seeds), self._as_tensor(seed_index.reshape(-1)), self._as_tensor(bars)
+        )
+        return ScoredBars(trace.log_probs.double().cpu().numpy(), partial(self._trace_variants, trace))
+
+    @torch.inference_mode()
+    def _trace_variants(self, trace: DecoderTrace, base: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        base = self._as_tensor(np.asarray(base, dtype=np.int64).reshape(-1))
+        candidates = self._as_tensor(np.asarray(candidates, dtype=np.int64).reshape(-1, STEPS_PER_BAR))
+        scores = [
+            self.model.variant_log_likelihood(
+                trace, base[start : start + self.batch_size], candidates[start : start + self.batch_size]
             )
+            for start in range(0, len(candidates), self.batch_size)
+        ]
         return torch.cat(scores).double().cpu().numpy() if scores else np.zeros(0)
+
+    def _as_tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(array), device=self.device)
 
     @torch.inference_mode()
     def __call__(self, seed_bars: np.ndarray, bars: np.ndarray) -> np.ndarray:
