@@ -41,7 +41,9 @@ def test_candidate_values_equal_recomputing_every_edit():
 
 def test_mask_rules_out_exactly_the_no_op_edits(scorer, bands, pattern_a):
     bar = pattern_a.categories()[None]
-    problem = TuningProblem(scorer, bands, RewardConfig(), rules=EditRules(max_hands=4, keep_anchors=False))
+    problem = TuningProblem(
+        scorer, bands, RewardConfig(), rules=EditRules(max_hands=4, max_added_parts=5, keep_anchors=False)
+    )
     mask = problem.action_mask(problem.start(bar, bar, target_arrays(Targets(drum_density="low"), bands)))
     assert mask.shape == (1, N_ACTIONS) and mask[0, STOP]
     no_ops = np.flatnonzero(~mask[0])

@@ -201,7 +201,8 @@ def test_met_at_band_edges_for_numbers_and_levels(method, scorer, bands, agent, 
 
 @pytest.mark.parametrize("method", ["agent", "greedy", "random", "refine"])
 def test_every_method_plays_by_the_edit_rules_and_the_kept_parts(method, scorer, bands, agent, pattern_a, pattern_b):
-    """Tuned steps need at most two hands unless untuned; kept rows and the anchors of the untuned bar stay."""
+    """Tuned steps need at most two hands and add at most one part unless untuned; kept rows and the anchors of the
+    untuned bar stay."""
     crowded = pattern_b.with_step(6, "scot")  # four hands on one untuned step: it may stay, not be made
     combos = level_combinations()[: 8 if method == "refine" else 80]
     bars = np.stack([pattern_a.categories(), crowded.categories()])[np.arange(len(combos)) % 2]
@@ -220,6 +221,8 @@ def test_every_method_plays_by_the_edit_rules_and_the_kept_parts(method, scorer,
     )
     tuned, hands = CATEGORY_PARTS[outcome.bars], CATEGORY_PARTS[:, 1:].sum(axis=1)
     assert np.all((hands[outcome.bars] <= 2) | (outcome.bars == bars))
+    added = (CATEGORY_PARTS[outcome.bars] & ~CATEGORY_PARTS[bars]).sum(axis=-1)
+    assert np.all(added <= 1) and (added == 1).any()
     assert outcome.edits.sum() > 0 and (hands[bars] > 2).any()
     start = CATEGORY_PARTS[bars]
     np.testing.assert_array_equal(tuned[::3, :, 2], start[::3, :, 2])

@@ -109,7 +109,14 @@ def test_playable_steps_kept_parts_and_anchors_are_the_allowed_categories():
     assert all(CATEGORY_PARTS[c, 0] for c in np.flatnonzero(allowed[0, 0]))  # beat 1 kick stays
     assert all(CATEGORY_PARTS[c, 1] for c in np.flatnonzero(allowed[0, 12]))  # backbeat snare stays
     assert not all(CATEGORY_PARTS[c, 1] for c in np.flatnonzero(allowed[0, 8]))  # snare elsewhere may go
-    free = allowed_categories(start, keep_mask(None, 1), EditRules(max_hands=4, keep_anchors=False))
+    # One part added per step: a rest step may become any one part but toms (kept), the kick step (an anchor) may
+    # add one of snare / closed / open.
+    parts = CATEGORY_PARTS.astype(int)
+    assert allowed[0, 3].tolist() == [parts[c].sum() <= 1 and not parts[c, 4] for c in range(32)]
+    assert allowed[0, 0].tolist() == [
+        parts[c, 0] == 1 and parts[c, 1:4].sum() <= 1 and not parts[c, 4] for c in range(32)
+    ]
+    free = allowed_categories(start, keep_mask(None, 1), EditRules(max_hands=4, max_added_parts=5, keep_anchors=False))
     assert free.all()
     with pytest.raises(JakiInputError, match="unknown part"):
         keep_mask(["cowbell"], 1)

@@ -33,8 +33,8 @@ Methods (``method=``):
 * ``"random"``: random edits until every request is met or ``budget`` edits; ``"none"``: the continuation as is.
 
 ``keep=("kick", "snare")``: parts tuning never changes. ``EditRules``: at most two of snare / closed / open / toms on
-a tuned step (two hands; unless the untuned bar had that step), and the untuned bar's kick on beat 1 and backbeat
-snares kept. Every method obeys them (they are the problem's action mask).
+a tuned step (two hands) and one part added to the untuned step (no stacked unisons), unless the untuned bar had that
+step, and the untuned bar's kick on beat 1 and backbeat snares kept. Every method obeys them (they are the problem's action mask).
 
 The package reads as problem → algorithm → ways to tune:
 
