@@ -248,6 +248,13 @@ def print_evaluation(report: TunerEvaluation, console: Console) -> None:
             end_section=row.requested_features == "4",
         )
     console.print(table)
+    for paired in report.paired:
+        both = lambda d: f"{d[0]:+.2f} ± {d[1]:.2f}" if d is not None else "—"  # noqa: E731
+        console.print(
+            f"agent − {paired.method}, paired on {paired.method}'s {paired.cases} cases (nats, model / judge): "
+            f"{both(paired.model)} / {both(paired.judge)}; on the {paired.both_met} both meet every request of: "
+            f"{both(paired.both_met_model)} / {both(paired.both_met_judge)}"
+        )
     generation = f"; generating one continuation: {report.generate_ms:.2f} ms" if report.generate_ms else ""
     console.print(
         f"median times, one pattern: scoring forward pass {report.forward_ms:.2f} ms{generation}. Greedy on "

@@ -60,10 +60,55 @@ class MethodFigures:
     steep_loss: float  # share of bars whose log p is more than STEEP_LOSS_NATS per step below the untuned bar's
 
 
+@dataclass(frozen=True)
+class PairedDifference:
+    """The agent's log p minus another method's, case by case on that method's cases: mean and standard error
+    (nats), over all of them and over those both methods meet every request of (the comparison at equal success)."""
+
+    method: str
+    cases: int
+    model: tuple[float, float] | None  # (mean, standard error); None: no case
+    judge: tuple[float, float] | None  # None also without a judge
+    both_met: int  # cases where both methods meet every request
+    both_met_model: tuple[float, float] | None
+    both_met_judge: tuple[float, float] | None
+
+    @classmethod
+    def of(
+        cls,
+        method: str,
+        agent: BatchOutcome,
+        other: BatchOutcome,
+        judged: tuple[np.ndarray, np.ndarray] | None,
+    ) -> PairedDifference:
+        """``judged``: the judge's log p of the agent's and the other method's bars (None: no judge)."""
+        solved = lambda outcome: (outcome.met == outcome.requested).all(axis=1)  # noqa: E731
+        both = solved(agent) & solved(other)
+        model = agent.log_likelihood - other.log_likelihood
+        judge = None if judged is None else judged[0] - judged[1]
+        return cls(
+            method=method,
+            cases=len(model),
+            model=_mean_and_error(model),
+            judge=None if judge is None else _mean_and_error(judge),
+            both_met=int(both.sum()),
+            both_met_model=_mean_and_error(model[both]),
+            both_met_judge=None if judge is None else _mean_and_error(judge[both]),
+        )
+
+
+def _mean_and_error(values: np.ndarray) -> tuple[float, float] | None:
+    """(mean, standard error), None for no values (so that the report stays valid JSON)."""
+    if values.size == 0:
+        return None
+    return (float(values.mean()), float(values.std() / np.sqrt(values.size)))
+
+
 @dataclass
 class TunerEvaluation:
     seed_set: str = ""  # where the seeds came from (e.g. "GMD test", "programmed")
     rows: list[MethodFigures] = field(default_factory=list)
+    paired: list[PairedDifference] = field(default_factory=list)  # the agent against each slow method
     cases: int = 0
     slow_cases: int = 0  # greedy hill-climbing's cases
     refine_cases: int = 0  # per-seed refinement's cases (a spread-out subset of greedy's)
@@ -163,16 +208,21 @@ def _grouped(
     counts: np.ndarray,
     median_ms: float | None,
     seeds: np.ndarray,
-    judge: Scorer | None,
+    judged: np.ndarray | None,
 ) -> list[MethodFigures]:
-    """Figures over all patterns, then per number of requested features (groups without patterns are left out)."""
-    judged = None if judge is None else np.asarray(judge(seeds, outcome.bars), dtype=np.float64)
+    """Figures over all patterns, then per number of requested features (groups without patterns are left out);
+    ``judged``: the judge's log p of each bar (None: no judge)."""
     rows = [_figures(method, outcome, np.arange(len(counts)), "all", median_ms, seeds, judged)]
     for k in range(1, 5):
         group = np.flatnonzero(counts == k)
         if group.size:
             rows.append(_figures(method, outcome, group, str(k), None, seeds, judged))
     return rows
+
+
+def _judged(judge: Scorer | None, seeds: np.ndarray, outcome: BatchOutcome) -> np.ndarray | None:
+    """The judge's log p of a method's bars (None without a judge)."""
+    return None if judge is None else np.asarray(judge(seeds, outcome.bars), dtype=np.float64)
 
 
 def _time_per_pattern(
@@ -273,12 +323,16 @@ def evaluate_tuner(
         timing_rows = pool[np.linspace(0, len(pool) - 1, n_timed).astype(int)] if n_timed else pool
         median = _time_per_pattern(lambda r, m=method: run(m, r), timing_rows, forward) if timing_rows.size else None
         local_counts = counts[rows]
-        report.rows.extend(_grouped(method, outcome, local_counts, median, case_seeds[rows], judge))
+        judged = _judged(judge, case_seeds[rows], outcome)
+        report.rows.extend(_grouped(method, outcome, local_counts, median, case_seeds[rows], judged))
         if method in SLOW_METHODS and "agent" in methods:
             paired = run("agent", rows)
+            paired_judged = _judged(judge, case_seeds[rows], paired)
             report.rows.extend(
-                _grouped(f"agent (on {method}'s cases)", paired, local_counts, None, case_seeds[rows], judge)
+                _grouped(f"agent (on {method}'s cases)", paired, local_counts, None, case_seeds[rows], paired_judged)
             )
+            both_judged = None if judge is None else (paired_judged, judged)
+            report.paired.append(PairedDifference.of(method, paired, outcome, both_judged))
     report.forward_ms = float(np.median(forward_seconds) * 1e3) if forward_seconds else 0.0
     report.generate_ms = float(np.median(generate_seconds) * 1e3) if generate_seconds else None
     return report
