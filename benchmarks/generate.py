@@ -100,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="fresh processes for the end-to-end time")
     parser.add_argument("--repeats", type=int, default=46, help="patterns for the in-library times")
-    parser.add_argument("--batch", type=int, default=256, help="seeds of the batched call")
+    parser.add_argument("--batch", type=int, default=1024, help="seeds of the batched call")
     parser.add_argument("--one-by-one", type=int, default=32, help="seeds generated one call each")
     args = parser.parse_args()
     seed_from_groove("funk")  # fail early if the package is broken

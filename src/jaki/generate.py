@@ -401,7 +401,9 @@ def generate_variations(
     return _timed(ranked, performances, timing, ranked=True)
 
 
-MAX_BATCH_SEEDS = 256  # seeds played and tuned per batched call of generate_batch: bounds the tuner's arrays
+# Seeds played and tuned per batched call of generate_batch: two of the tuner's slices (MethodConfig.slice_patterns),
+# so that its worker threads share each call, while the model's and the tuner's arrays stay bounded.
+MAX_BATCH_SEEDS = 1024
 
 
 def generate_batch(
