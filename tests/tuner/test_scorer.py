@@ -30,7 +30,7 @@ def test_model_scorer_matches_the_model_with_a_kept_seed_encoding(arch):
 def test_model_scorer_variants_equal_scoring_each_candidate_in_full(arch):
     torch.manual_seed(0)
     model = ContinuationModel(ModelConfig(arch=arch, embed_dim=8, hidden=12, orig_encoder=(10, 6))).eval()
-    scorer = ModelScorer(model, batch_size=7, trace_from=2)  # several chunks, each traced
+    scorer = ModelScorer(model, batch_size=3, trace_from=2)  # bars traced and candidates scored in chunks
     rng = np.random.default_rng(1)
     seeds, bars = rng.integers(0, 32, (5, 16)), rng.integers(0, 32, (5, 16))
     seeds[3] = seeds[1]  # two bars after one seed

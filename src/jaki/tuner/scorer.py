@@ -170,9 +170,19 @@ class ModelScorer:
         (:meth:`ContinuationModel.variant_log_likelihood`); equal to ``self(seed_bars[base], candidates)`` up to
         float32 rounding (≈ 1e-5 nats)."""
         seed_bars, bars = _broadcast_seeds(seed_bars, bars)
-        if not self.model.autoregressive or len(np.asarray(candidates).reshape(-1, STEPS_PER_BAR)) < self.trace_from:
-            return self(seed_bars[np.asarray(base, dtype=np.int64).reshape(-1)], candidates)
-        return self.scored(seed_bars, bars).variants(base, candidates)
+        base = np.asarray(base, dtype=np.int64).reshape(-1)
+        candidates = np.asarray(candidates, dtype=np.int64).reshape(-1, STEPS_PER_BAR)
+        if not self.model.autoregressive or len(candidates) < self.trace_from:
+            return self(seed_bars[base], candidates)
+        # A trace holds 16 decoder states per bar: many bars are traced ``batch_size`` at a time.
+        scores = np.zeros(len(candidates))
+        for start in range(0, len(bars), self.batch_size):
+            rows = np.flatnonzero((base >= start) & (base < start + self.batch_size))
+            if rows.size:
+                chunk = slice(start, start + self.batch_size)
+                scored = self.scored(seed_bars[chunk], bars[chunk])
+                scores[rows] = scored.variants(base[rows] - start, candidates[rows])
+        return scores
 
     @torch.inference_mode()
     def scored(self, seed_bars: np.ndarray, bars: np.ndarray) -> ScoredBars:
