@@ -9,9 +9,9 @@ grooves, each continued by the model and tuned toward level combinations. Defaul
 agent, ablation agent (closeness 0) and judge (an independently trained continuation model). Checks issue 12:
 the agent meets ≥ 99.5 % of requests and every request of ≥ 99 % of 4-feature combinations; its mean log p beats
 greedy hill-climbing's under both models on both seed sets at equal success (paired, on greedy's cases that both
-meet every request of); its median time per pattern is
-≤ 10× one scoring forward pass on GMD test seeds and on the built-in grooves; tuned bars keep the kick on beat 1 and
-the backbeat at least as often as real GMD second bars; the batched API tunes ≥ 1,000 patterns/s. Timings are
+meet every request of); its median time per pattern is ≤ 10× one scoring forward pass on GMD test seeds and on the
+built-in grooves; tuned bars keep the kick on beat 1 and the backbeat at least as often as real GMD second bars; the
+batched API tunes ≥ 1,000 patterns/s. Timings are
 side by side in one run, one torch thread; the batch by one worker thread and by two (``MethodConfig.workers``): its
 wall time at the machine's load average, its CPU time (time.process_time, every thread), and one scoring forward
 pass over the same untuned bars.

@@ -2,6 +2,9 @@
 
 import sys
 
+# What every command's --data takes (one wording for all of them).
+DATASET_HELP = "Dataset (a .npz file or a shard folder) from 'jaki dataset build'"
+
 
 def run() -> None:
     """The ``jaki`` console script. Ctrl-C while the app and a command's libraries load ends as it does later in a

@@ -12,15 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jaki.cli import DATASET_HELP
 from jaki.dataset import SPLITS, load_dataset, require_split
 from jaki.io import check_output_folder
 from jaki.pattern import PARTS
 
 
 def train_groove(
-    data: Annotated[
-        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder) from 'jaki dataset build'.")
-    ],
+    data: Annotated[Path, typer.Option("--data", help=f"{DATASET_HELP}.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (model.safetensors + config.json).")],
     epochs: Annotated[int | None, typer.Option(min=1, help="Most passes over the train split (default 40).")] = None,
     seed: Annotated[int, typer.Option(help="Seeds initialisation, dropout, shuffling and the quantised bar 1s.")] = 0,
@@ -84,9 +83,7 @@ def train_groove(
 
 
 def evaluate_groove(
-    data: Annotated[
-        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder) from 'jaki dataset build'.")
-    ],
+    data: Annotated[Path, typer.Option("--data", help=f"{DATASET_HELP}.")],
     model: Annotated[
         Path | None, typer.Option("--model", "-m", help="Groove model folder (default: the one shipped with jaki).")
     ] = None,

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jaki.cli import DATASET_HELP
 from jaki.conditions import CONDITIONS, ExampleConfig, programmed_conditions, split_conditions, training_examples
 from jaki.dataset import SPLITS, dataset_bands, load_dataset, require_split
 from jaki.decoding import Decoding
@@ -33,9 +34,7 @@ ORIG_BASELINE = "orig (same data and budget)"
 
 
 def train(
-    data: Annotated[
-        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder) from 'jaki dataset build'.")
-    ],
+    data: Annotated[Path, typer.Option("--data", help=f"{DATASET_HELP}.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (model.safetensors + config.json).")],
     arch: Annotated[str, typer.Option(help=f"Architecture: {' or '.join(ARCHITECTURES)}.")] = "lstm",
     hidden: Annotated[
@@ -216,7 +215,7 @@ def evaluate(
         Path | None,
         typer.Option(
             "--data",
-            help="Dataset (a .npz file or a shard folder) from 'jaki dataset build' (its --split is scored unless --pairs).",
+            help=f"{DATASET_HELP} (its --split is scored unless --pairs).",
         ),
     ] = None,
     pairs: Annotated[

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jaki.cli import DATASET_HELP
 from jaki.conditions import codes_for
 from jaki.dataset import load_dataset, require_split
 from jaki.errors import JakiInputError
@@ -42,9 +43,7 @@ def train_tuner(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder to write the agent to (agent.safetensors + agent.json).")
     ],
-    data: Annotated[
-        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder) from `jaki dataset build`.")
-    ],
+    data: Annotated[Path, typer.Option("--data", help=f"{DATASET_HELP}.")],
     model: Annotated[
         Path | None, typer.Option("--model", help="Continuation model folder (default: the shipped model).")
     ] = None,
@@ -125,9 +124,7 @@ def train_tuner(
 
 
 def evaluate_tuner_command(
-    data: Annotated[
-        Path, typer.Option("--data", help="Dataset (a .npz file or a shard folder); its test split is used.")
-    ],
+    data: Annotated[Path, typer.Option("--data", help=f"{DATASET_HELP}; its test split is used.")],
     model: Annotated[Path | None, typer.Option("--model", help="Continuation model folder (default: shipped).")] = None,
     agent: Annotated[Path | None, typer.Option("--agent", help="Agent folder (default: the shipped agent).")] = None,
     ablation: Annotated[

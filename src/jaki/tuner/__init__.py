@@ -34,7 +34,8 @@ Methods (``method=``):
 
 ``keep=("kick", "snare")``: parts tuning never changes. ``EditRules``: at most two of snare / closed / open / toms on
 a tuned step (two hands) and one part added to the untuned step (no stacked unisons), unless the untuned bar had that
-step, and the untuned bar's kick on beat 1 and backbeat snares kept. Every method obeys them (they are the problem's action mask).
+step, and the untuned bar's kick on beat 1 and backbeat snares kept. Every method obeys them (they are the problem's
+action mask).
 
 The package reads as problem → algorithm → ways to tune:
 

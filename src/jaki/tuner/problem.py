@@ -19,8 +19,8 @@ For a bar 2 ``x`` tuned after a seed bar ``s``, with feature values ``v_f(x)`` a
 An action ``a < 512`` sets step ``a // 32`` to category ``a % 32``; ``STOP`` (512) ends the episode. Which edits are
 allowed (:func:`allowed_categories`, from :class:`EditRules` and the parts the user keeps): a tuned step holds at most
 ``max_hands`` of snare / closed / open / toms (two hands; the kick is the foot) and adds at most ``max_added_parts``
-(one) part to the untuned bar's step, unless it is the untuned bar's own step; kept parts never change; with ``keep_anchors`` the untuned bar's kick on beat 1 and snares on the backbeat
-stay. On top of that an agent's episode edits each step at most once (the return depends only on the final bar, and
+(one) part to the untuned bar's step, unless it is the untuned bar's own step; kept parts never change; with
+``keep_anchors`` the untuned bar's kick on beat 1 and snares on the backbeat stay. On top of that an agent's episode edits each step at most once (the return depends only on the final bar, and
 it rules out edit-and-undo cycles), and a no-op edit is never legal.
 
 :class:`EditTable` holds all 512 edits of a batch with their consequences; every way to tune
@@ -91,8 +91,8 @@ class EditRules:
 
     max_hands: int = 2  # most of snare / closed / open / toms on a tuned step (unless the untuned bar had that step)
     max_added_parts: int = 1  # most parts one tuned step adds to the untuned bar's step: one, so that no unisons are
-    # stacked up to reach a feature (allowing 5 put 50 % of edits for drum density or syncopation high in unisons, and
-    # the tuned bars were 1.0-1.2 nats less likely under both models)
+    # stacked up to reach a feature (with five, half the edited steps for drum density or syncopation high added two
+    # or more parts, and the tuned bars were 0.96-1.11 nats less likely under both models)
     keep_anchors: bool = True  # the untuned bar's kick on beat 1 and backbeat snares are never removed
 
 

@@ -189,11 +189,8 @@ class ModelScorer:
         """One decoder trace of the bars: its teacher-forced log-probabilities are the view, its states where each
         variant's decoding starts."""
         seed_bars, bars = _broadcast_seeds(seed_bars, bars)
-        if not self.model.autoregressive:
-            return ScoredBars(
-                self.step_log_probs(seed_bars, bars),
-                lambda base, candidates: self(seed_bars[np.asarray(base, dtype=np.int64)], candidates),
-            )
+        if not self.model.autoregressive:  # no decoder state to start from: variants scores each in full
+            return ScoredBars(self.step_log_probs(seed_bars, bars), partial(self.variants, seed_bars, bars))
         seeds, seed_index = np.unique(seed_bars, axis=0, return_inverse=True)
         seeds = self._as_tensor(seeds)
         trace = self.model.trace(
